@@ -1,0 +1,92 @@
+"""DDL of the ``raw`` schema: one table per source, the quarantine, the file manifest and current-state views.
+
+``raw.<source>`` keeps every accepted version of every row with its lineage (``_load_id``, ``_file``, ``_line``,
+``_loaded_at``). ``raw.<source>_current`` is the state by key under the source's loading semantics:
+
+* delta (CRM persons, companies, contracts): per key the greatest ``updated_at`` wins, ties go to the later file;
+* event (fuel, wash, web, consents): per id the latest delivered version wins (a correction replaces it);
+* full list (Robinson): the rows of the newest loaded file only.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from ingest.contracts import SOURCES, Source
+from ingest.validation import SQL_TYPES
+
+LINEAGE_COLUMNS = ("_load_id", "_file", "_line", "_loaded_at")
+
+CONTROL_DDL = """
+create schema if not exists raw;
+create table if not exists raw.file_manifest (
+    load_id bigint primary key,
+    source varchar not null,
+    file_name varchar not null,
+    content_hash varchar not null,
+    size_bytes bigint,
+    status varchar not null,            -- loaded | rejected
+    reason varchar,                     -- why a file was rejected
+    rows_in bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    drift_columns varchar[],
+    run_id varchar,
+    as_of date,
+    loaded_at timestamptz,
+    archive_path varchar
+);
+create table if not exists raw.duplicate_deliveries (
+    source varchar not null,
+    file_name varchar not null,
+    content_hash varchar not null,
+    duplicate_of_load_id bigint,
+    run_id varchar,
+    as_of date,
+    seen_at timestamptz
+);
+create table if not exists raw.quarantine (
+    load_id bigint not null,
+    source varchar not null,
+    file_name varchar not null,
+    line bigint,
+    reason varchar not null,
+    raw_record varchar,
+    quarantined_at timestamptz,
+    as_of date
+);
+"""
+
+
+def table_ddl(source: Source) -> str:
+    cols = ",\n    ".join(f'"{c.name}" {SQL_TYPES[c.type]}' for c in source.columns)
+    return (
+        f"create table if not exists raw.{source.name} (\n    {cols},\n"
+        "    _load_id bigint not null,\n    _file varchar not null,\n    _line bigint not null,\n"
+        "    _loaded_at timestamptz not null\n)"
+    )
+
+
+def current_view_ddl(source: Source) -> str:
+    name = f"raw.{source.name}_current"
+    if source.semantics == "full_list":
+        return (
+            f"create or replace view {name} as select * from raw.{source.name} where _load_id = "
+            f"(select max(load_id) from raw.file_manifest where source = '{source.name}' and status = 'loaded')"
+        )
+    keys = ", ".join(f'"{k}"' for k in source.key)
+    order = "_load_id desc, _line desc"
+    if source.semantics == "delta":
+        order = f'"{source.order_by}" desc, ' + order
+    return (
+        f"create or replace view {name} as select * from raw.{source.name} "
+        f"qualify row_number() over (partition by {keys} order by {order}) = 1"
+    )
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema, its control tables, one table per source and the current-state views."""
+    con.execute(CONTROL_DDL)
+    for source in SOURCES.values():
+        con.execute(table_ddl(source))
+        con.execute(current_view_ddl(source))
