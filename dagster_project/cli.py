@@ -1,0 +1,121 @@
+"""The ``fleetdw`` command. Every user mistake ends in a one-line error on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dagster_project.console import print_summary, progress_callback
+from dagster_project.resources import WarehouseLocked
+from dagster_project.settings import Settings, SettingsError, parse_as_of
+
+USER_ERRORS = (SettingsError, WarehouseLocked, FileNotFoundError, FileExistsError, PermissionError, LookupError)
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"fleetdw: error: {self.message}", err=True)
+
+
+def common_options(f):
+    f = click.option("--as-of", "as_of", envvar="FLEETDW_AS_OF", default=None,
+                     help="The run's clock, YYYY-MM-DD (default: today in Helsinki).")(f)
+    f = click.option("--landing", envvar="FLEETDW_LANDING", default=None, help="Landing directory.")(f)
+    f = click.option("--warehouse", envvar="FLEETDW_WAREHOUSE", default=None, help="DuckDB warehouse file.")(f)
+    f = click.option("--home", envvar="FLEETDW_HOME", default=None,
+                     help="fleetdw home: warehouse, archive, Dagster storage, reports (default ./.fleetdw).")(f)
+    return f
+
+
+def settings_from(opts: dict[str, Any]) -> Settings:
+    return Settings.resolve(opts.get("home"), opts.get("warehouse"), opts.get("landing"), opts.get("as_of"))
+
+
+class FleetGroup(click.Group):
+    """Turns known user errors raised anywhere below into one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise UserError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+
+
+@click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """fleetdw: a consent-aware warehouse and ELT pipeline for fleet leasing data."""
+
+
+def _generate(out: Path, persons: int, seed: int, as_of: date, **kwargs: Any):
+    from ingest.generate import generate_landing
+
+    with progress_callback("generating landing files") as progress:
+        return generate_landing(out, persons=persons, seed=seed, as_of=as_of, progress=progress, **kwargs)
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write the landing zone into.")
+@click.option("--persons", default=2000, show_default=True, type=click.IntRange(10, 1_000_000))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--as-of", "as_of", envvar="FLEETDW_AS_OF", default=None, help="Last day of data (default today).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3660), help="Days of event files.")
+@click.option("--fuel-rows", default=None, type=click.IntRange(0), help="Fuel transactions (default from persons).")
+@click.option("--web-events", default=None, type=click.IntRange(0), help="Web events (default from persons).")
+def generate(out: Path, persons: int, seed: int, as_of: str | None, days: int, fuel_rows: int | None,
+             web_events: int | None) -> None:
+    """Write synthetic landing files that follow the source contract, with realistic defects."""
+    report = _generate(out, persons, seed, parse_as_of(as_of), days=days, fuel_rows=fuel_rows,
+                       web_events=web_events)
+    rows = report.to_dict().get("rows", {})
+    click.echo(f"wrote landing zone to {out}: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
+
+
+def _run(settings: Settings) -> dict[str, Any]:
+    from dagster_project.pipeline import run_pipeline
+
+    return run_pipeline(settings)
+
+
+@cli.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+def run(as_json: bool, **opts: Any) -> None:
+    """Run the whole pipeline: ingest new landing files, build, check, retain."""
+    settings = settings_from(opts)
+    summary = _run(settings)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        print_summary(summary, settings)
+    if summary["status"] != "success":
+        sys.exit(1)
+
+
+@cli.command()
+@common_options
+@click.option("--persons", default=2000, show_default=True, type=click.IntRange(10, 1_000_000))
+@click.option("--seed", default=42, show_default=True, type=int)
+def demo(persons: int, seed: int, **opts: Any) -> None:
+    """Generate a synthetic landing zone, run the whole pipeline and show what happened."""
+    settings = settings_from(opts)
+    _generate(settings.landing, persons, seed, settings.as_of)
+    summary = _run(settings)
+    print_summary(summary, settings, demo=True)
+    if summary["status"] != "success":
+        sys.exit(1)
+
+
+def main() -> None:
+    cli(prog_name="fleetdw")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Human-readable terminal output: progress bars and the run summary (counts and reasons only)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dagster_project.settings import Settings
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+@contextmanager
+def progress_callback(title: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A ``progress(step, done, total)`` callback drawing one bar per step on stderr."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=False, disable=not err_console.is_terminal) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(f"{title}: {step}", total=max(total, 1))
+            bar.update(tasks[step], completed=done, total=max(total, 1))
+
+        yield progress
+
+
+def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = False) -> None:
+    c = out_console
+    c.print(f"[bold]fleetdw run[/bold] as of {summary['as_of']}: [bold]{summary['status']}[/bold] "
+            f"(Dagster run {summary['run_id']})")
+    table = Table(title="Ingestion", show_lines=False)
+    for col in ("source", "files loaded", "rows loaded", "rows quarantined", "top quarantine reasons"):
+        table.add_column(col, justify="left" if col in ("source", "top quarantine reasons") else "right")
+    for source, rows in summary["ingested"].items():
+        reasons = summary["rejected_row_reasons"].get(source, {})
+        top = ", ".join(f"{r} ({n})" for r, n in list(reasons.items())[:3])
+        table.add_row(source, str(summary["files_loaded"][source]), str(rows),
+                      str(summary["rejected_rows"][source]), top)
+    c.print(table)
+    if summary["rejected_files"]:
+        c.print(f"[bold]Rejected files[/bold] ({len(summary['rejected_files'])}): loaded nothing, kept in "
+                f"{settings.home / 'rejected'}")
+        for f in summary["rejected_files"]:
+            c.print(f"  {f['source']}/{f['file']}: {f['reason']}")
+    c.print(f"Duplicate files skipped: {summary['duplicate_files']}")
+    for d in summary.get("schema_drift", []):
+        c.print(f"Schema drift in {d['source']}/{d['file']}: unknown column(s) {', '.join(d['columns'])} not loaded")
+    if summary.get("failed_steps"):
+        c.print(f"[red]Failed steps:[/red] {', '.join(summary['failed_steps'])}")
+    if demo:
+        c.print()
+        c.print("[bold]Next steps[/bold]")
+        c.print(f"  Dagster UI:      DAGSTER_HOME={settings.dagster_home} FLEETDW_HOME={settings.home} dagster dev")
+        c.print(f"  Query the data:  python -c \"import duckdb; con = duckdb.connect('{settings.warehouse}', "
+                f"read_only=True); print(con.sql('show all tables'))\"")
+        c.print(f"  Quarantine:      select source, reason, count(*) from raw.quarantine group by all")

@@ -1,0 +1,64 @@
+"""Where fleetdw keeps things and which day it is: one place that reads the ``FLEETDW_*`` environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+class SettingsError(ValueError):
+    """A user-facing configuration mistake (shown as a one-line error)."""
+
+
+def today_helsinki() -> date:
+    return datetime.now(HELSINKI).date()
+
+
+def parse_as_of(value: str | date | None) -> date:
+    if value is None or value == "":
+        return today_helsinki()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"--as-of must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse: Path
+    landing: Path
+    as_of: date
+
+    @classmethod
+    def resolve(cls, home: str | None = None, warehouse: str | None = None, landing: str | None = None,
+                as_of: str | date | None = None) -> "Settings":
+        """Explicit values first, then ``FLEETDW_HOME``/``_WAREHOUSE``/``_LANDING``/``_AS_OF``, then defaults."""
+        home_path = Path(home or os.environ.get("FLEETDW_HOME") or ".fleetdw").expanduser().absolute()
+        wh = warehouse or os.environ.get("FLEETDW_WAREHOUSE") or str(home_path / "warehouse.duckdb")
+        land = landing or os.environ.get("FLEETDW_LANDING") or str(home_path / "landing")
+        return cls(
+            home=home_path,
+            warehouse=Path(wh).expanduser().absolute(),
+            landing=Path(land).expanduser().absolute(),
+            as_of=parse_as_of(as_of if as_of is not None else os.environ.get("FLEETDW_AS_OF")),
+        )
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def as_env(self) -> dict[str, str]:
+        return {
+            "FLEETDW_HOME": str(self.home),
+            "FLEETDW_WAREHOUSE": str(self.warehouse),
+            "FLEETDW_LANDING": str(self.landing),
+            "FLEETDW_AS_OF": self.as_of.isoformat(),
+        }
