@@ -175,7 +175,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
     select = ", ".join(
         (f'c{positions[c]} as "{c}"' if c in positions else f'null::varchar as "{c}"') for c in source.column_names
     )
-    raw = "to_json(struct_pack(" + ", ".join(f'"{n}" := c{i}' for i, n in enumerate(names)) + "))"
+    raw = "to_json(struct_pack(" + ", ".join(f'"{n}" := c{i}' for i, n in enumerate(names)) + "))::varchar"
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
     con.execute(
         f"""create temp table _read as
@@ -187,7 +187,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
     rejects = con.execute(
         "select line, error_type, csv_line from _rejects order by line"
     ).fetchall()
-    if any("UNICODE" in str(r[1]).upper() for r in rejects):
+    if any(kind in str(r[1]).upper() for r in rejects for kind in ("UNICODE", "ENCODING")):
         raise FileRejected("not UTF-8 decodable")
     # Accepted rows are numbered in file order; shift each past the malformed records before it. A record's
     # line counts the header as line 1.
@@ -257,8 +257,6 @@ def _classify_read_error(exc: Exception, path: Path) -> str | None:
         return "not UTF-8 decodable"
     if isinstance(exc, duckdb.IOException):
         return "unreadable file"
-    if "csv" in message and "error" in message:
-        return "not valid CSV"
     return None
 
 
@@ -333,7 +331,7 @@ class Loader:
         except FileRejected as rejected:
             con.execute("rollback")
             return self._reject(source, path, load_id, digest, size, rows_in_guess, rejected.reason)
-        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
             # Raised while reading the file (corrupt gzip, undecodable bytes): a file-level defect. Any other
             # DuckDB error is a bug of ours and propagates.
             con.execute("rollback")
