@@ -41,7 +41,6 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             "drift_columns": dg.MetadataValue.json(meta["drift_columns"]),
         })
 
-    _raw.__name__ = f"raw_{source.name}"
     return _raw
 
 
