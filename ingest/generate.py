@@ -1292,34 +1292,42 @@ class _EventWriter:
     def close(self) -> None:
         self.con.close()
 
-    def _rows_sql(self, table: str, day: date, n: int) -> str:
+    @staticmethod
+    def _rows_sql(table: str) -> str:
+        """Rows (day, seq) of the days in table ``chunk``; ``h_*`` say whose content a row carries."""
         return f"""
-            SELECT s.seq, coalesce(sp.kind, 'ok') AS kind,
-                   coalesce(sp.h_day, DATE '{day}') AS h_day, coalesce(sp.h_seq, s.seq) AS h_seq,
-                   CASE WHEN sp.kind = 'correction' THEN sp.h_day ELSE DATE '{day}' END AS id_day,
-                   CASE WHEN sp.kind = 'correction' THEN sp.h_seq ELSE s.seq END AS id_seq,
-                   DATE '{day}' AS q_day, s.seq AS q_seq
-            FROM range({n}) s(seq) LEFT JOIN {table} sp ON sp.day = DATE '{day}' AND sp.seq = s.seq"""
+            WITH b AS (SELECT c.day, unnest(range(c.n)) AS seq FROM chunk c)
+            SELECT b.day, b.seq, coalesce(sp.kind, 'ok') AS kind,
+                   coalesce(sp.h_day, b.day) AS h_day, coalesce(sp.h_seq, b.seq) AS h_seq,
+                   CASE WHEN sp.kind = 'correction' THEN sp.h_day ELSE b.day END AS id_day,
+                   CASE WHEN sp.kind = 'correction' THEN sp.h_seq ELSE b.seq END AS id_seq,
+                   b.day AS q_day, b.seq AS q_seq
+            FROM b LEFT JOIN {table} sp ON sp.day = b.day AND sp.seq = b.seq"""
 
     def h(self, what: str, day: str = "h_day", seq: str = "h_seq") -> str:
         return f"hash({day}, {seq}, {self.seed}, '{what}')"
 
-    def write_day(self, sql: str, path: Path, header: str | None, gz: bool) -> list[tuple]:
-        """Materialise one day, write it, return its special rows (seq, kind, column, info)."""
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE day_out AS {sql}")
-        body = "SELECT seq, line FROM day_out"
-        if header is not None:
-            body = f"SELECT -1 AS seq, '{header}' AS line UNION ALL {body}"
+    def write_chunk(self, sql: str, days: list[tuple[date, int]], paths: list[Path], header: str | None,
+                    gz: bool) -> list[tuple]:
+        """Materialise a few days at once, write one file per day, return the special rows
+        (day, seq, kind, column, info)."""
+        _register(self.con, "chunk", ("day", "n"), days)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE chunk_out AS {sql}")
         compression = ", COMPRESSION gzip" if gz else ""
-        self.con.execute(f"COPY (SELECT line FROM ({body}) ORDER BY seq) TO {_sql_str(path)} "
-                         f"(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f'{compression})")
-        return self.con.execute("SELECT seq, kind, col, info FROM day_out WHERE kind <> 'ok' ORDER BY seq").fetchall()
+        for (day, _), path in zip(days, paths):
+            body = f"SELECT seq, line FROM chunk_out WHERE day = DATE '{day}'"
+            if header is not None:
+                body = f"SELECT -1 AS seq, '{header}' AS line UNION ALL {body}"
+            self.con.execute(f"COPY (SELECT line FROM ({body}) ORDER BY seq) TO {_sql_str(path)} "
+                             f"(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f'{compression})")
+        return self.con.execute(
+            "SELECT day, seq, kind, col, info FROM chunk_out WHERE kind <> 'ok' ORDER BY day, seq").fetchall()
 
-    def fuel_sql(self, day: date, n: int) -> str:
+    def fuel_sql(self) -> str:
         def h(what: str) -> str:
             return self.h("fuel_" + what)
         return f"""
-        WITH r AS ({self._rows_sql('fuel_special', day, n)}),
+        WITH r AS ({self._rows_sql('fuel_special')}),
         v AS (
             SELECT r.*, coalesce(o.plate, a.plate) AS plate, coalesce(o.power, a.power) AS power,
                    CASE WHEN o.plate IS NULL AND r.kind <> 'unknown_phone' AND {h('unknown')} % 100 >= 3
@@ -1354,7 +1362,7 @@ class _EventWriter:
             FROM p
         ),
         j AS (
-            SELECT seq, kind,
+            SELECT day, seq, kind,
               CASE kind WHEN 'missing_plate' THEN 'registration_number' WHEN 'bad_plate' THEN 'registration_number'
                         WHEN 'bad_ts' THEN 'refueled_at' WHEN 'bad_product' THEN 'product'
                         WHEN 'neg_amount' THEN 'amount_eur'
@@ -1379,15 +1387,15 @@ class _EventWriter:
                 '}}') AS full_line
             FROM q
         )
-        SELECT seq, kind, col, info, unknown_phone,
+        SELECT day, seq, kind, col, info, unknown_phone,
                CASE WHEN kind = 'invalid_json' THEN left(full_line, length(full_line) - 12) ELSE full_line END AS line
         FROM j"""
 
-    def wash_sql(self, day: date, n: int) -> str:
+    def wash_sql(self) -> str:
         def h(what: str) -> str:
             return self.h("wash_" + what)
         return f"""
-        WITH r AS ({self._rows_sql('wash_special', day, n)}),
+        WITH r AS ({self._rows_sql('wash_special')}),
         v AS (
             SELECT r.*, a.plate, a.phone, st.name AS location, off.off,
                    h_day + to_seconds((8 * 3600 + {h('time')} % (13 * 3600))::BIGINT) AS ts,
@@ -1397,7 +1405,7 @@ class _EventWriter:
             JOIN stations st ON st.sid = {h('station')} % 120
             JOIN offsets off ON off.day = r.h_day
         )
-        SELECT seq, kind,
+        SELECT day, seq, kind,
           CASE kind WHEN 'missing_program' THEN 'wash_program' WHEN 'bad_ts' THEN 'washed_at'
                     WHEN 'bad_plate' THEN 'registration_number' END AS col,
           CASE WHEN kind = 'correction' THEN strftime(h_day, '%Y-%m-%d') END AS info,
@@ -1411,7 +1419,7 @@ class _EventWriter:
             location || CASE WHEN kind = 'field_count' THEN ', halli 2' ELSE '' END) AS line
         FROM v"""
 
-    def web_sql(self, day: date, n: int) -> str:
+    def web_sql(self) -> str:
         sess = f"hash(h_day, h_seq // 6, {self.seed}, 'session')"
 
         def h(what: str) -> str:
@@ -1419,7 +1427,7 @@ class _EventWriter:
         pages_logged = ("https://www.example.fi/oma/", "https://www.example.fi/oma/sopimukset",
                         "https://www.example.fi/oma/ajopaivakirja", "https://www.example.fi/oma/laskut")
         return f"""
-        WITH r AS ({self._rows_sql('web_special', day, n)}),
+        WITH r AS ({self._rows_sql('web_special')}),
         s AS (
             SELECT r.*, h_seq % 6 AS pos, {sess} AS hs, {h('event')} AS he,
                    hash(h_day, h_seq // 6, {self.seed}, 'user') % {self.n_users} AS uj
@@ -1473,7 +1481,7 @@ class _EventWriter:
               CASE WHEN etype = 'search' THEN {_pick(SEARCH_QUERIES, 'he // 3')} END AS query
             FROM e
         )
-        SELECT seq, kind,
+        SELECT day, seq, kind,
           CASE kind WHEN 'missing_id' THEN 'event_id' WHEN 'bad_ts' THEN 'event_time' WHEN 'bad_enum' THEN 'event_type'
                     WHEN 'bad_bool' THEN 'consent_analytics' END AS col,
           CASE WHEN kind = 'correction' THEN strftime(h_day, '%Y-%m-%d') END AS info,
@@ -1494,7 +1502,7 @@ class _EventWriter:
 
 
 def _web_wrap(sql: str) -> str:
-    return f"""SELECT seq, kind, col, info,
+    return f"""SELECT day, seq, kind, col, info,
         CASE WHEN kind = 'invalid_json' THEN left(full_line, length(full_line) - 9) ELSE full_line END AS line
         FROM ({sql})"""
 
@@ -1510,6 +1518,23 @@ WEB_KINDS = {"invalid_json": "invalid_json", "missing_id": "missing_required", "
              "bad_enum": "bad_enum", "bad_bool": "bad_bool"}
 
 
+CHUNK_ROWS = 250_000  # event rows materialised at once (a few days of the big files)
+
+
+def _chunks(days: list[tuple[date, int]], rows: int) -> Iterable[tuple[int, list[tuple[date, int]]]]:
+    """Consecutive days grouped so that each group has about ``rows`` rows; yields (days done, group)."""
+    group: list[tuple[date, int]] = []
+    done = 0
+    for item in days:
+        if group and sum(n for _, n in group) + item[1] > rows:
+            done += len(group)
+            yield done, group
+            group = []
+        group.append(item)
+    if group:
+        yield done + len(group), group
+
+
 def _split(total: int, parts: int) -> list[int]:
     return [total * (k + 1) // parts - total * k // parts for k in range(parts)]
 
@@ -1521,15 +1546,15 @@ def _write_events(out: Path, report: GenerationReport, keys: _KeyTracker, writer
     header = ",".join(WASH_COLUMNS) if source == "wash" else None
     first_line = 2 if header else 1
     loaded = 0
-    for k, (day, n) in enumerate(zip(plan.days, plan.counts)):
-        name = _day_name(source, day)
-        sql = {"fuel": writer.fuel_sql, "wash": writer.wash_sql, "web": lambda d, m: _web_wrap(writer.web_sql(d, m))}[
-            source](day, n)
-        (out / source).mkdir(parents=True, exist_ok=True)
-        specials = writer.write_day(sql, out / source / name, header, gz=source == "web")
-        report.add_file(source, name, n)
-        loaded += n
-        for seq, kind, col, info in specials:
+    sql = {"fuel": writer.fuel_sql, "wash": writer.wash_sql, "web": lambda: _web_wrap(writer.web_sql())}[source]()
+    for done, chunk in _chunks(list(zip(plan.days, plan.counts)), CHUNK_ROWS):
+        specials = writer.write_chunk(sql, chunk, [out / source / _day_name(source, d) for d, _ in chunk], header,
+                                      gz=source == "web")
+        for day, n in chunk:
+            report.add_file(source, _day_name(source, day), n)
+            loaded += n
+        for day, seq, kind, col, info in specials:
+            name = _day_name(source, day)
             if kind in kinds:
                 report.bad_row(source, name, seq + first_line, kinds[kind], col)
                 loaded -= 1
@@ -1540,10 +1565,10 @@ def _write_events(out: Path, report: GenerationReport, keys: _KeyTracker, writer
             else:
                 report.business_rule_rows[f"{source}.{kind}"] = report.business_rule_rows.get(f"{source}.{kind}", 0) + 1
         if source == "fuel":
-            ((unknown,),) = writer.con.execute("SELECT count(*) FROM day_out WHERE unknown_phone").fetchall()
+            ((unknown,),) = writer.con.execute("SELECT count(*) FROM chunk_out WHERE unknown_phone").fetchall()
             report.business_rule_rows["fuel.unknown_phone"] = report.business_rule_rows.get("fuel.unknown_phone", 0) + unknown
         if progress:
-            progress(source, k + 1, len(plan.days))
+            progress(source, done, len(plan.days))
     keys.event_counts[source] = loaded
     _fill_correction_keys(report, source, plan)
 
