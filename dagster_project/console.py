@@ -12,7 +12,7 @@ from rich.table import Table
 from dagster_project.settings import Settings
 
 err_console = Console(stderr=True)
-out_console = Console()
+out_console = Console(width=None if Console().is_terminal else 120)
 
 
 @contextmanager

@@ -214,38 +214,54 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
     return drift
 
 
+DRIFT_SAMPLE_LINES = 10_000
+
+
+def _json_lines_sql(path: Path) -> str:
+    """Each physical line of a (possibly gzipped) JSON Lines file with its 1-based line number."""
+    return (
+        f"select row_number() over () as _line, line from read_csv({q(str(path))}, columns = {{'line': 'VARCHAR'}}, "
+        f"header = false, delim = {q(JSON_LINE_DELIMITER)}, quote = '', escape = '', auto_detect = false, "
+        f"max_line_size = 10000000)"
+    )
+
+
 def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> None:
-    known = source.column_names
-    schema = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in known) + "}"
-    known_list = "[" + ", ".join(q(c) for c in known) + "]"
-    fields = ", ".join(f'j."{c}" as "{c}"' for c in known)
+    """A view of the file's lines parsed once into text fields; lines that are no JSON object are malformed."""
+    schema = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in source.column_names) + "}"
+    fields = ", ".join(f'j."{c}" as "{c}"' for c in source.column_names)
     con.execute(
         f"""create temp view _stage as
-        select _line, line as _raw,
-               case when j is null then 'malformed:json' end as _malformed, {fields},
-               list_filter(try(json_keys(line)), lambda k: not list_contains({known_list}, k)) as _extra
+        select _line, line as _raw, case when j is null then 'malformed:json' end as _malformed, {fields}
         from (
             select _line, line,
-                   case when try(json_type(line)) = 'OBJECT' then try(from_json(line, {q(schema)})) end as j
-            from (
-                select row_number() over () as _line, line
-                from read_csv({q(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
-                              delim = {q(JSON_LINE_DELIMITER)}, quote = '', escape = '', auto_detect = false,
-                              max_line_size = 10000000)
-            )
+                   case when json_valid(line) and starts_with(ltrim(line), '{{') then from_json(line, {q(schema)})
+                   end as j
+            from ({_json_lines_sql(path)})
             where line is not null and trim(line) <> ''
         )"""
     )
 
 
-def _check_jsonl(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """After typing: reject a file without a single JSON object; return the unknown keys (schema drift)."""
+def _check_jsonl(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> list[str]:
+    """After typing: reject a file without a single JSON object; return unknown keys (schema drift).
+
+    Drift is looked for in the first lines only: an exporter that adds a field adds it to every record, and
+    listing the keys of every line would cost as much as parsing the file again.
+    """
     total, malformed = con.execute(
         "select count(*), count(*) filter (where _reasons = 'malformed:json') from _typed").fetchall()[0]
     if total > 0 and total == malformed:
         raise FileRejected("not JSON Lines (no line is a JSON object)")
+    known = "[" + ", ".join(q(c) for c in source.column_names) + "]"
     return [r[0] for r in con.execute(
-        "select distinct unnest(_extra) from _typed where len(_extra) > 0 order by 1").fetchall()]
+        f"""select distinct k from (
+              select unnest(json_keys(line)) as k
+              from (select line from read_csv({q(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
+                    delim = {q(JSON_LINE_DELIMITER)}, quote = '', escape = '', auto_detect = false,
+                    max_line_size = 10000000) limit {DRIFT_SAMPLE_LINES})
+              where json_valid(line) and starts_with(ltrim(line), '{{')
+            ) where not list_contains({known}, k) order by 1""").fetchall()]
 
 
 def _classify_read_error(exc: Exception, path: Path) -> str | None:
@@ -322,8 +338,8 @@ class Loader:
         try:
             if source.format == "jsonl":
                 _stage_jsonl(con, path, source)
-                con.execute(f"create temp table _typed as {typed_select(source, '_stage', ('_extra',))}")
-                drift = _check_jsonl(con)
+                con.execute(f"create temp table _typed as {typed_select(source, '_stage')}")
+                drift = _check_jsonl(con, path, source)
             else:
                 drift = _stage_csv(con, path, source)
                 con.execute(f"create temp table _typed as {typed_select(source, '_stage')}")

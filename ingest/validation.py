@@ -109,7 +109,7 @@ def typed_sql(col: Column, finnish: bool) -> str:
     """SQL casting the trimmed text of ``col`` to its type; NULL when empty or not parseable."""
     v = text(col.name)
     if col.type in ("string", "enum"):
-        return v
+        return f's."{col.name}"'  # text is kept exactly as delivered
     if col.type == "integer":
         return rf"case when regexp_full_match({v}, '-?[0-9]+') then try_cast({v} as bigint) end"
     if col.type == "decimal":
@@ -175,7 +175,10 @@ def typed_select(source: Source, stage: str, passthrough: tuple[str, ...] = ()) 
     """
     finnish = source.format == "finnish_csv"
     inner_cols = ",\n    ".join(
-        f"{typed_sql(c, finnish)} as \"{c.name}\", {text(c.name)} as \"_v_{c.name}\"" for c in source.columns
+        f"{typed_sql(c, finnish)} as \"{c.name}\"" + (
+            "" if c.type == "string" and c.rule is None and not c.required
+            else f", {text(c.name)} as \"_v_{c.name}\"")
+        for c in source.columns
     )
     reasons = [r for c in source.columns for r in reason_exprs(c)]
     reasons += [f"case when not coalesce({r.sql_ok}, true) then 'rule:{r.name}' end" for r in source.cross_rules]

@@ -22,7 +22,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         settings = warehouse.settings()
-        ctx = LoadContext(settings.home, settings.landing, settings.as_of, context.run_id)
+        ctx = LoadContext(settings.home, settings.landing, settings.as_of, context.run.run_id)
         with warehouse.connect() as con:
             outcome = Loader(con, ctx).ingest(source)
         meta = outcome.metadata()
