@@ -496,7 +496,7 @@ def _assign_relationships(rng: random.Random, persons: list[Person], as_of: date
     """Relationship dates relative to as_of: current, ended recently, ended > 10 years ago, ~10 years ± days."""
     n = len(persons)
     ten_years = _add_years(as_of, -10)
-    old_private = [p for p in persons if p.customer_type == "private" and p.birth.year < 1980]
+    old_private = [p for p in persons if p.customer_type == "private" and p.role and p.birth.year < 1980]
     special = rng.sample(old_private, min(len(old_private), max(1, int(n * 0.008)) + 2 * max(1, n // 1000)))
     n_long = max(1, int(n * 0.008))
     ends: dict[str, date] = {}
@@ -511,7 +511,7 @@ def _assign_relationships(rng: random.Random, persons: list[Person], as_of: date
         adult = _add_years(p.birth, 18)
         if p.customer_type == "prospect":
             if rng.random() < 0.5:
-                p.rel_start = max(adult, as_of - timedelta(days=rng.randint(5, 700)))
+                p.rel_start = max(adult, as_of - timedelta(days=rng.randint(120, 700)))
             continue
         end = ends.get(p.person_id)
         if end is None and rng.random() < 0.07 and p.birth.year < 1995:
@@ -569,7 +569,7 @@ def _make_contracts(rng: random.Random, persons: list[Person], companies: dict[s
         if not has_car or p.rel_start is None:
             continue
         first = max(p.rel_start + timedelta(days=rng.randint(0, 60)),
-                    (p.rel_end or as_of) - timedelta(days=rng.randint(30, 8 * 365)))
+                    (p.rel_end or as_of) - timedelta(days=rng.randint(400, 8 * 365)))
         company = companies.get(p.business_id or "") if p.customer_type == "business_contact" else None
         for status, start, end, planned, months in _contract_periods(rng, first, p.rel_end, as_of):
             contracts.append(Contract(
@@ -807,7 +807,7 @@ def _junk_persons(fake: Faker, rng: random.Random, model: Model, reps: int) -> l
     company = model.companies[0].business_id
     for k, p in enumerate(template):
         p.person_id = f"P{len(model.persons) + k + 1:06d}"
-        p.customer_type, p.rel_start = "prospect", model.as_of - timedelta(days=rng.randint(10, 300))
+        p.customer_type, p.rel_start = "prospect", model.as_of - timedelta(days=rng.randint(120, 300))
         p.updated_at = _at(rng, p.rel_start)
         p.ssn = None
         row = _person_row(p)
@@ -828,7 +828,7 @@ def _junk_persons(fake: Faker, rng: random.Random, model: Model, reps: int) -> l
         elif kind == 6:
             defects.append(_mutate(row, c, "relationship_start", f"{p.rel_start.year}-02-30", "bad_date"))
         elif kind == 7:
-            defects.append(_mutate(row, c, "updated_at", row[-1].replace("-", "-13-", 1)[:-3] + "X", "bad_timestamp"))
+            defects.append(_mutate(row, c, "updated_at", f"{p.updated_at.year}-13-01T10:00:00+02:00", "bad_timestamp"))
         elif kind == 8:
             defects.append(_mutate(row, c, "role", "driver", "bad_enum"))
         else:
@@ -1514,11 +1514,12 @@ FUEL_KINDS = {  # internal kind -> reported defect kind
 }
 WASH_KINDS = {"missing_program": "missing_required", "bad_ts": "bad_timestamp", "bad_plate": "bad_pattern",
               "field_count": "wrong_field_count"}
+BUSINESS_RULE_NAMES = {"twin": "double_refuel", "orphan": "plate_without_contract"}
 WEB_KINDS = {"invalid_json": "invalid_json", "missing_id": "missing_required", "bad_ts": "bad_timestamp",
              "bad_enum": "bad_enum", "bad_bool": "bad_bool"}
 
 
-CHUNK_ROWS = 250_000  # event rows materialised at once (a few days of the big files)
+CHUNK_ROWS = 150_000  # event rows materialised at once (a few days of the big files)
 
 
 def _chunks(days: list[tuple[date, int]], rows: int) -> Iterable[tuple[int, list[tuple[date, int]]]]:
@@ -1563,7 +1564,8 @@ def _write_events(out: Path, report: GenerationReport, keys: _KeyTracker, writer
                     source, date.fromisoformat(info))))
                 loaded -= 1
             else:
-                report.business_rule_rows[f"{source}.{kind}"] = report.business_rule_rows.get(f"{source}.{kind}", 0) + 1
+                label = f"{source}.{BUSINESS_RULE_NAMES.get(kind, kind)}"
+                report.business_rule_rows[label] = report.business_rule_rows.get(label, 0) + 1
         if source == "fuel":
             ((unknown,),) = writer.con.execute("SELECT count(*) FROM chunk_out WHERE unknown_phone").fetchall()
             report.business_rule_rows["fuel.unknown_phone"] = report.business_rule_rows.get("fuel.unknown_phone", 0) + unknown
@@ -1700,6 +1702,9 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
     else:
         _persons_increment(out, report, keys, model, as_of, rng)
         _consents_increment(out, report, keys, model, as_of, rng)
+    if master:
+        report.business_rule_rows["contracts.total_mismatch"] = sum(
+            1 for c in model.contracts if c.total_monthly != c.lease_rent + c.service_budget + c.account_fee)
     _generate_events(out, report, keys, model, seed, window, fuel_rows, web_events, master, rng, progress)
     if master:
         _file_level_defects(out, report, model, window, rng)

@@ -298,7 +298,8 @@ def test_every_defect_kind_is_present(landing: tuple[Path, dict]) -> None:
     assert {h["kind"] for h in report["header_variants"]} == {"bom", "header_case_order"}
     assert {c["source"] for c in report["corrections"]} == {"fuel", "wash", "web", "consents"}
     assert {s["source"] for s in report["stale_rows"]} == {"crm_persons", "contracts"}
-    for key in ("fuel.wrong_product", "fuel.orphan", "fuel.twin", "fuel.unknown_phone"):
+    for key in ("fuel.wrong_product", "fuel.plate_without_contract", "fuel.double_refuel", "fuel.unknown_phone",
+                "contracts.total_mismatch"):
         assert report["business_rule_rows"][key] > 0
     json.dumps(report)
 
@@ -440,8 +441,10 @@ def test_contract_mix(landing: tuple[Path, dict]) -> None:
 
 def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) -> None:
     out, report = landing
-    inc = generate_landing(tmp_path, as_of=date(2026, 11, 21), days=1, master=False,
-                           persons=SMALL["persons"], seed=SMALL["seed"]).to_dict()
+    calls: list[tuple[str, int, int]] = []
+    inc = generate_landing(tmp_path, as_of=date(2026, 11, 21), days=1, master=False, persons=SMALL["persons"],
+                           seed=SMALL["seed"], progress=lambda *a: calls.append(a)).to_dict()
+    assert {c[0] for c in calls} == {"fuel", "wash", "web"} and all(c[1] == c[2] for c in calls)
     names = {(s, n) for s, files in inc["files"].items() for n in files}
     assert {s for s, _ in names} == {"fuel", "wash", "web", "crm_persons", "consents"}
     assert not names & {(s, n) for s, files in report["files"].items() for n in files}
