@@ -1,0 +1,41 @@
+{#-
+    Joins vehicle events (fuel, wash) to the contract whose vehicle period covers the event's local date, by
+    normalised plate. A plate can move between contracts, so the join is by plate AND date; when periods overlap
+    (bad data) the contract that started last wins and `matching_contracts` says how many matched.
+    `events` must have columns registration_number and the given key and date column.
+-#}
+{% macro match_events_to_contracts(events, key, date_col) -%}
+    select * from (
+        select
+            e.*,
+            p.contract_id,
+            p.customer_business_id,
+            p.customer_person_id,
+            p.driver_person_id,
+            p.cost_center,
+            p.power_source,
+            p.vehicle_class,
+            count(p.contract_id) over (partition by e.{{ key }}) as matching_contracts,
+            row_number() over (
+                partition by e.{{ key }} order by p.period_start desc, p.contract_id desc
+            ) as _contract_rank
+        from {{ events }} as e
+        left join {{ ref('int_contract_vehicle_periods') }} as p
+            on p.registration_number = e.registration_number
+            and e.{{ date_col }} >= p.period_start
+            and (p.period_end is null or e.{{ date_col }} <= p.period_end)
+    ) as ranked
+    where _contract_rank = 1
+{%- endmacro %}
+
+{#- Resolves the person behind an event's normalised phone: a person only when exactly one CRM person has that
+    number; `person_match` is unique | ambiguous | unknown | no_phone. Expects alias `m` for the events. -#}
+{% macro person_by_phone_columns(phone_col, person_alias) -%}
+        pp.person_id as {{ person_alias }},
+        case
+            when m.{{ phone_col }} is null then 'no_phone'
+            when pp.persons_with_phone is null then 'unknown'
+            when pp.persons_with_phone = 1 then 'unique'
+            else 'ambiguous'
+        end as {{ person_alias | replace('_person_id', '') }}_match
+{%- endmacro %}

@@ -1,0 +1,132 @@
+{#- Company fleet costs per customer company, cost centre and calendar month, up to the as-of month. A contract
+    counts its full total_monthly for every month its period touches (from start to end or as-of). Fuel and
+    washes count in the month (Finnish time) of the event and belong to the contract that had the plate then;
+    events without a contract are left out here (they are in fuel_anomalies). CO2 is estimated from litres and
+    kWh with the factors of seed fuel_emission_factors. -#}
+with
+
+contracts as (
+
+    select * from {{ ref('stg_fleet__contracts') }}
+    where is_company_contract
+      and status <> 'ordered'
+      and start_date is not null
+      and start_date <= {{ as_of_date() }}
+
+),
+
+contract_months as (
+
+    select
+        contract_id,
+        customer_business_id,
+        cost_center,
+        total_monthly,
+        {{ explode_months(month_start('start_date'),
+                          month_start('least(coalesce(end_date, ' ~ as_of_date() ~ '), ' ~ as_of_date() ~ ')')) }}
+            as month
+    from contracts
+
+),
+
+lease as (
+
+    select
+        customer_business_id,
+        cost_center,
+        month,
+        count(distinct contract_id) as contracts,
+        sum(total_monthly) as lease_total_eur
+    from contract_months
+    group by customer_business_id, cost_center, month
+
+),
+
+factors as (
+
+    select * from {{ ref('fuel_emission_factors') }}
+
+),
+
+fuel as (
+
+    select
+        f.customer_business_id,
+        f.cost_center,
+        {{ month_start('f.refueled_on') }} as month,
+        count(*) as fuel_transactions,
+        sum(f.amount_eur) as fuel_eur,
+        sum(f.liters) as fuel_liters,
+        sum(f.kwh) as charged_kwh,
+        sum(case when e.unit = 'kwh' then f.kwh else f.liters end * e.kg_co2_per_unit) as co2_kg_estimate
+    from {{ ref('fct_fuel_transactions') }} as f
+    left join factors as e
+        on e.product = f.product
+    where f.customer_business_id is not null
+    group by f.customer_business_id, f.cost_center, {{ month_start('f.refueled_on') }}
+
+),
+
+washes as (
+
+    select
+        customer_business_id,
+        cost_center,
+        {{ month_start('washed_on') }} as month,
+        count(*) as washes
+    from {{ ref('fct_washes') }}
+    where customer_business_id is not null
+    group by customer_business_id, cost_center, {{ month_start('washed_on') }}
+
+),
+
+keys as (
+
+    select customer_business_id, cost_center, month from lease
+    union
+    select customer_business_id, cost_center, month from fuel
+    union
+    select customer_business_id, cost_center, month from washes
+
+),
+
+final as (
+
+    select
+        -- ids
+        k.customer_business_id,
+        c.top_parent_business_id,
+        k.cost_center,
+        k.month,
+        -- lease
+        coalesce(l.contracts, 0) as contracts,
+        coalesce(l.lease_total_eur, 0) as lease_total_eur,
+        -- fuel and charging
+        coalesce(f.fuel_transactions, 0) as fuel_transactions,
+        coalesce(f.fuel_eur, 0) as fuel_eur,
+        coalesce(f.fuel_liters, 0) as fuel_liters,
+        coalesce(f.charged_kwh, 0) as charged_kwh,
+        coalesce(f.co2_kg_estimate, 0) as co2_kg_estimate,
+        -- washes
+        coalesce(w.washes, 0) as washes,
+        -- total
+        coalesce(l.lease_total_eur, 0) + coalesce(f.fuel_eur, 0) as total_cost_eur
+    from keys as k
+    left join lease as l
+        on l.customer_business_id = k.customer_business_id
+        and coalesce(l.cost_center, '') = coalesce(k.cost_center, '')
+        and l.month = k.month
+    left join fuel as f
+        on f.customer_business_id = k.customer_business_id
+        and coalesce(f.cost_center, '') = coalesce(k.cost_center, '')
+        and f.month = k.month
+    left join washes as w
+        on w.customer_business_id = k.customer_business_id
+        and coalesce(w.cost_center, '') = coalesce(k.cost_center, '')
+        and w.month = k.month
+    left join {{ ref('dim_company') }} as c
+        on c.business_id = k.customer_business_id
+
+)
+
+select * from final
