@@ -16,6 +16,8 @@ import csv
 import hashlib
 import io
 import shutil
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -278,19 +280,44 @@ def _classify_read_error(exc: Exception, path: Path) -> str | None:
 
 # --- one file -----------------------------------------------------------------------------------------------
 
-class Loader:
-    """Loads the landing files of sources into an open read-write DuckDB connection."""
+@dataclass
+class _Planned:
+    """A file the loader will read: its content hash and the load id it commits under."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, ctx: LoadContext):
+    path: Path
+    digest: str
+    size: int
+    newlines: int
+    load_id: int
+    duplicate_of: int | None = None
+
+
+@dataclass
+class _Prepared:
+    """A file read into an open transaction on its own cursor, waiting for its turn to commit."""
+
+    planned: _Planned
+    cursor: duckdb.DuckDBPyConnection | None
+    outcome: FileOutcome | None = None
+    reject_reason: str | None = None
+
+
+class Loader:
+    """Loads the landing files of sources into an open read-write DuckDB connection.
+
+    Files of a source are read by ``workers`` threads at once, each in its own transaction on its own cursor
+    (DuckDB appends from concurrent transactions do not conflict), but they commit strictly in name order: the
+    committed state is always a prefix of the files, so a crash followed by a rerun equals an uninterrupted run.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, ctx: LoadContext, workers: int = 2):
         self.con = con
         self.ctx = ctx
+        self.workers = max(1, workers)
         ensure_raw_schema(con)
 
     def _now(self) -> datetime:
         return datetime.now(timezone.utc)
-
-    def _next_load_id(self) -> int:
-        return self.con.execute("select coalesce(max(load_id), 0) + 1 from raw.file_manifest").fetchall()[0][0]
 
     def _move(self, path: Path, folder: Path, name: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -300,81 +327,126 @@ class Loader:
 
     def ingest(self, source: Source, progress: Callable[[str], None] | None = None) -> SourceOutcome:
         outcome = SourceOutcome(source.name)
-        for path in landing_files(self.ctx.landing, source):
-            if progress:
-                progress(path.name)
-            outcome.files.append(self.ingest_file(source, path))
+        to_load: list[_Planned] = []
+        for item in self._plan(source, outcome):
+            to_load.append(item)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            window: deque[Future] = deque()
+            queue = deque(to_load)
+            while queue or window:
+                while queue and len(window) < self.workers:
+                    window.append(pool.submit(self._prepare, source, queue.popleft()))
+                prepared = window.popleft().result()
+                if progress:
+                    progress(prepared.planned.path.name)
+                outcome.files.append(self._finish(source, prepared))
         return outcome
 
-    def ingest_file(self, source: Source, path: Path) -> FileOutcome:
-        digest, size, newlines = file_digest(path)
-        known = self.con.execute(
-            "select load_id, file_name, status, archive_path from raw.file_manifest "
-            "where source = ? and content_hash = ? order by load_id limit 1",
-            [source.name, digest],
-        ).fetchall()
-        if known:
-            load_id, name, status, archive_path = known[0]
-            if name == path.name and archive_path and not Path(archive_path).exists():
-                # Committed in an earlier run that stopped before moving the file: finish the move only.
-                self._move(path, Path(archive_path).parent, Path(archive_path).name)
-                return FileOutcome(source.name, path.name, "already_loaded", load_id)
-            self.con.execute(
-                "insert into raw.duplicate_deliveries values (?, ?, ?, ?, ?, ?, ?)",
-                [source.name, path.name, digest, load_id, self.ctx.run_id, self.ctx.as_of, self._now()],
-            )
-            self._move(path, self.ctx.home / "duplicates" / source.name, f"{load_id:06d}_{path.name}")
-            return FileOutcome(source.name, path.name, "duplicate", load_id)
+    def _plan(self, source: Source, outcome: SourceOutcome) -> list[_Planned]:
+        """Hash every waiting file; settle duplicates now; give each new file its load id (name order)."""
+        next_id = self.con.execute("select coalesce(max(load_id), 0) + 1 from raw.file_manifest").fetchall()[0][0]
+        planned: list[_Planned] = []
+        in_batch: dict[str, int] = {}
+        for path in landing_files(self.ctx.landing, source):
+            digest, size, newlines = file_digest(path)
+            known = self.con.execute(
+                "select load_id, file_name, archive_path from raw.file_manifest "
+                "where source = ? and content_hash = ? order by load_id limit 1",
+                [source.name, digest],
+            ).fetchall()
+            if known:
+                load_id, name, archive_path = known[0]
+                if name == path.name and archive_path and not Path(archive_path).exists():
+                    # Committed by an earlier run that stopped before moving the file: finish the move only.
+                    self._move(path, Path(archive_path).parent, Path(archive_path).name)
+                    outcome.files.append(FileOutcome(source.name, path.name, "already_loaded", load_id))
+                else:
+                    outcome.files.append(self._record_duplicate(source, path, digest, load_id))
+                continue
+            if digest in in_batch:
+                planned.append(_Planned(path, digest, size, newlines, in_batch[digest], duplicate_of=in_batch[digest]))
+                continue
+            in_batch[digest] = next_id
+            planned.append(_Planned(path, digest, size, newlines, next_id))
+            next_id += 1
+        return planned
 
-        load_id = self._next_load_id()
-        if not path.name.endswith(source.suffix):
-            return self._reject(source, path, load_id, digest, size, None,
-                                f"unexpected file type (expected *{source.suffix})")
-        gz = path.name.endswith(".gz")
-        rows_in_guess = None if gz else max(newlines - (0 if source.format == "jsonl" else 1), 0)
-        archive_path = self.ctx.archive / source.name / f"{load_id:06d}_{path.name}"
-        con = self.con
-        con.execute("begin transaction")
+    def _record_duplicate(self, source: Source, path: Path, digest: str, load_id: int) -> FileOutcome:
+        self.con.execute(
+            "insert into raw.duplicate_deliveries values (?, ?, ?, ?, ?, ?, ?)",
+            [source.name, path.name, digest, load_id, self.ctx.run_id, self.ctx.as_of, self._now()],
+        )
+        self._move(path, self.ctx.home / "duplicates" / source.name, f"{load_id:06d}_{path.name}")
+        return FileOutcome(source.name, path.name, "duplicate", load_id)
+
+    def _archive_path(self, source: Source, item: _Planned) -> Path:
+        return self.ctx.archive / source.name / f"{item.load_id:06d}_{item.path.name}"
+
+    def _prepare(self, source: Source, item: _Planned) -> _Prepared:
+        """Read, type and validate one file inside an open transaction (runs on a worker thread)."""
+        if item.duplicate_of is not None:
+            return _Prepared(item, None)
+        if not item.path.name.endswith(source.suffix):
+            return _Prepared(item, None, reject_reason=f"unexpected file type (expected *{source.suffix})")
+        cur = self.con.cursor()
+        cur.execute("set TimeZone = 'UTC'")
+        cur.execute("begin transaction")
         try:
             if source.format == "jsonl":
-                _stage_jsonl(con, path, source)
-                con.execute(f"create temp table _typed as {typed_select(source, '_stage')}")
-                drift = _check_jsonl(con, path, source)
+                _stage_jsonl(cur, item.path, source)
+                cur.execute(f"create temp table _typed as {typed_select(source, '_stage')}")
+                drift = _check_jsonl(cur, item.path, source)
             else:
-                drift = _stage_csv(con, path, source)
-                con.execute(f"create temp table _typed as {typed_select(source, '_stage')}")
-            outcome = self._commit_rows(source, path, load_id, digest, size, drift, archive_path)
+                drift = _stage_csv(cur, item.path, source)
+                cur.execute(f"create temp table _typed as {typed_select(source, '_stage')}")
+            outcome = self._insert_rows(cur, source, item, drift)
         except FileRejected as rejected:
-            con.execute("rollback")
-            return self._reject(source, path, load_id, digest, size, rows_in_guess, rejected.reason)
+            cur.execute("rollback")
+            cur.close()
+            return _Prepared(item, None, reject_reason=rejected.reason)
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:
             # Raised while reading the file (corrupt gzip, undecodable bytes): a file-level defect. Any other
             # DuckDB error is a bug of ours and propagates.
-            con.execute("rollback")
-            reason = _classify_read_error(exc, path)
+            cur.execute("rollback")
+            cur.close()
+            reason = _classify_read_error(exc, item.path)
             if reason is None:
                 raise
-            return self._reject(source, path, load_id, digest, size, rows_in_guess, reason)
+            return _Prepared(item, None, reject_reason=reason)
         except BaseException:
-            con.execute("rollback")
+            cur.execute("rollback")
+            cur.close()
             raise
-        self._move(path, archive_path.parent, archive_path.name)
-        return outcome
+        return _Prepared(item, cur, outcome)
 
-    def _commit_rows(self, source: Source, path: Path, load_id: int, digest: str, size: int,
-                     drift: list[str], archive_path: Path) -> FileOutcome:
-        con = self.con
+    def _finish(self, source: Source, prepared: _Prepared) -> FileOutcome:
+        """Commit (or record the rejection of) one prepared file, then move it out of the landing zone."""
+        item = prepared.planned
+        if item.duplicate_of is not None:
+            return self._record_duplicate(source, item.path, item.digest, item.duplicate_of)
+        if prepared.cursor is None:
+            rows_in = None if item.path.name.endswith(".gz") else max(
+                item.newlines - (0 if source.format == "jsonl" else 1), 0)
+            return self._reject(source, item, rows_in, prepared.reject_reason or "unreadable file")
+        prepared.cursor.execute("commit")
+        prepared.cursor.close()
+        archive = self._archive_path(source, item)
+        self._move(item.path, archive.parent, archive.name)
+        return prepared.outcome
+
+    def _insert_rows(self, con: duckdb.DuckDBPyConnection, source: Source, item: _Planned,
+                     drift: list[str]) -> FileOutcome:
         now = self._now()
         cols = ", ".join(f'"{c}"' for c in source.column_names)
         con.execute(
             f"insert into raw.{source.name} select {cols}, ?, ?, _line, ? from _typed where _reasons = '' "
             "order by _line",
-            [load_id, path.name, now],
+            [item.load_id, item.path.name, now],
         )
         con.execute(
             "insert into raw.quarantine select ?, ?, ?, _line, _reasons, _raw, ?, ? from _typed "
             "where _reasons <> '' order by _line",
-            [load_id, source.name, path.name, now, self.ctx.as_of],
+            [item.load_id, source.name, item.path.name, now, self.ctx.as_of],
         )
         loaded, quarantined = con.execute(
             "select count(*) filter (where _reasons = ''), count(*) filter (where _reasons <> '') from _typed"
@@ -385,25 +457,23 @@ class Loader:
         ).fetchall())
         con.execute(
             "insert into raw.file_manifest values (?, ?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [load_id, source.name, path.name, digest, size, loaded + quarantined, loaded, quarantined, drift,
-             self.ctx.run_id, self.ctx.as_of, now, str(archive_path)],
+            [item.load_id, source.name, item.path.name, item.digest, item.size, loaded + quarantined, loaded,
+             quarantined, drift, self.ctx.run_id, self.ctx.as_of, now, str(self._archive_path(source, item))],
         )
         con.execute("drop table _typed")
         con.execute(f"drop {'view' if source.format == 'jsonl' else 'table'} _stage")
-        con.execute("commit")
-        return FileOutcome(source.name, path.name, "loaded", load_id, None, loaded + quarantined, loaded,
+        return FileOutcome(source.name, item.path.name, "loaded", item.load_id, None, loaded + quarantined, loaded,
                            quarantined, drift, reasons)
 
-    def _reject(self, source: Source, path: Path, load_id: int, digest: str, size: int, rows_in: int | None,
-                reason: str) -> FileOutcome:
-        target = self.ctx.home / "rejected" / source.name / f"{load_id:06d}_{path.name}"
+    def _reject(self, source: Source, item: _Planned, rows_in: int | None, reason: str) -> FileOutcome:
+        target = self.ctx.home / "rejected" / source.name / f"{item.load_id:06d}_{item.path.name}"
         self.con.execute(
             "insert into raw.file_manifest values (?, ?, ?, ?, ?, 'rejected', ?, ?, 0, 0, [], ?, ?, ?, ?)",
-            [load_id, source.name, path.name, digest, size, reason, rows_in, self.ctx.run_id, self.ctx.as_of,
-             self._now(), str(target)],
+            [item.load_id, source.name, item.path.name, item.digest, item.size, reason, rows_in, self.ctx.run_id,
+             self.ctx.as_of, self._now(), str(target)],
         )
-        self._move(path, target.parent, target.name)
-        return FileOutcome(source.name, path.name, "rejected", load_id, reason, rows_in)
+        self._move(item.path, target.parent, target.name)
+        return FileOutcome(source.name, item.path.name, "rejected", item.load_id, reason, rows_in)
 
 
 def ingest_sources(con: duckdb.DuckDBPyConnection, ctx: LoadContext, names: list[str] | None = None,

@@ -24,30 +24,21 @@ LOAD_SCRIPT = textwrap.dedent("""
     home, crash_at, where = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     calls = {"n": 0}
 
-    class CrashOnCommit:
-        def __init__(self, con):
-            self._con = con
-        def execute(self, sql, *args):
-            if sql.strip() == "commit":
-                os._exit(3)
-            return self._con.execute(sql, *args)
-        def __getattr__(self, name):
-            return getattr(self._con, name)
+    original_finish, original_move = loader.Loader._finish, loader.Loader._move
 
-    original_commit, original_move = loader.Loader._commit_rows, loader.Loader._move
-
-    def commit_rows(self, *args):
+    def finish(self, source, prepared):
+        # The file's rows are inserted in its open transaction; the crash comes before its commit.
         calls["n"] += 1
         if where == "before_commit" and calls["n"] == crash_at:
-            self.con = CrashOnCommit(self.con)
-        return original_commit(self, *args)
+            os._exit(3)
+        return original_finish(self, source, prepared)
 
     def move(self, *args):
         if where == "before_move" and calls["n"] == crash_at:
             os._exit(3)
         return original_move(self, *args)
 
-    loader.Loader._commit_rows, loader.Loader._move = commit_rows, move
+    loader.Loader._finish, loader.Loader._move = finish, move
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     loader.ingest_sources(con, loader.LoadContext(home, home / "landing", date(2026, 11, 22), "run"))
     con.close()
