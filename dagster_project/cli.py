@@ -74,7 +74,7 @@ def generate(out: Path, persons: int, seed: int, as_of: str | None, days: int, f
     """Write synthetic landing files that follow the source contract, with realistic defects."""
     report = _generate(out, persons, seed, parse_as_of(as_of), days=days, fuel_rows=fuel_rows,
                        web_events=web_events)
-    rows = report.to_dict().get("rows", {})
+    rows = report.to_dict().get("rows_written", {})
     click.echo(f"wrote landing zone to {out}: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
 
 

@@ -216,7 +216,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
     return drift
 
 
-DRIFT_SAMPLE_LINES = 10_000
+DRIFT_SAMPLE_LINES = 2_000
 
 
 def _json_lines_sql(path: Path) -> str:
