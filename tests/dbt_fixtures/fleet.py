@@ -1,0 +1,117 @@
+"""A hand-made fleet small enough to compute every mart value by hand.
+
+Companies: group parent G (0737546-2) with subsidiary S (1234567-1); O (2345678-0) outside the group.
+Plate ABC-123 moves from contract C000001 (S, cost centre KP-4410, diesel, 2026-01-01..2026-06-30) to C000002
+(S, KP-4420, electric, from 2026-07-01). XYZ-9 is a petrol car on C000003 (G, HQ-1000, from 2026-10-01).
+
+Day 1 fuel: F1 diesel into ABC-123 in June (C000001), F2 EV charging of ABC-123 in October (C000002),
+F3 diesel into the petrol car XYZ-9 (wrong fuel), F4 a plate without any contract. Web: cookie c1 at 10:00,
+10:20 and 10:51 UTC (a 31-minute gap: two sessions), cookie c2 without analytics consent.
+
+Day 2 (the incremental run): a new EV charge F5, a correction of F3 (31 litres), P000002 changes phone (so F2
+no longer resolves to a refueller), a new c1 event at 11:10 and a correction that withdraws consent from the
+10:20 event.
+"""
+
+from __future__ import annotations
+
+from tests.dbt_fixtures.harness import Landing
+from ingest.contracts import SOURCES
+
+G, S, O = "0737546-2", "1234567-1", "2345678-0"
+
+PERSONS_HEADER = ("person_id,first_name,last_name,ssn,email,phone,street_address,postal_code,city,customer_type,"
+                  "business_id,position,role,relationship_start,relationship_end,updated_at")
+
+
+def _contracts_csv(rows: list[dict]) -> str:
+    cols = SOURCES["contracts"].column_names
+    lines = [";".join(cols)]
+    for r in rows:
+        lines.append(";".join(str(r.get(c, "")) for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def _contract(cid: str, customer: str, cost_center: str, status: str, start: str, end: str, total: str,
+              plate: str, vin: str, power: str, driver: str, km: tuple[int, int, int], notes: str = "") -> dict:
+    return {
+        "contract_id": cid, "customer_business_id": customer, "contract_type": "Avoin huoltoleasing",
+        "status": status, "delivery_date": start, "start_date": start, "end_date": end, "duration_months": 36,
+        "residual_value": "10000,00", "lease_rent": total, "service_budget": "0,00", "account_fee": "0,00",
+        "total_monthly": total, "included_km": km[0], "start_km": km[1], "latest_odometer_km": km[2],
+        "registration_number": plate, "vin": vin, "make": "Make", "model": "Model",
+        "first_registration_date": start, "vehicle_class": "passenger_car", "power_source": power,
+        "co2_g_km": 100, "cost_center": cost_center, "driver_person_id": driver, "replacement_car_right": "0",
+        "notes": notes, "updated_at": "20.11.2026 10:00:00",
+    }
+
+
+def _web(event_id: str, time: str, cookie: str, page: str, consent: bool, user: str | None = None) -> dict:
+    return {"event_id": event_id, "event_time": time, "event_type": "page_view", "cookie_id": cookie,
+            "user_id": user, "ip_address": "84.250.17.203", "user_agent": "Mozilla/5.0 test",
+            "page_url": f"https://www.example.fi{page}?utm=x", "referrer": None, "search_query": None,
+            "consent_analytics": consent, "consent_marketing": False}
+
+
+def _fuel(tid: str, at: str, plate: str, product: str, phone: str, eur: float, liters: float | None = None,
+          kwh: float | None = None) -> dict:
+    row = {"transaction_id": tid, "refueled_at": at, "phone": phone, "registration_number": plate,
+           "product": product, "fuel_company": "Neste", "station_name": "Neste Test", "city": "Vantaa",
+           "amount_eur": eur}
+    if liters is not None:
+        row["liters"] = liters
+    if kwh is not None:
+        row["kwh"] = kwh
+    return row
+
+
+def write_day1(lz: Landing) -> None:
+    lz.write("crm_companies", "companies_1.csv",
+             "business_id,name,parent_business_id,street_address,postal_code,city,billing_method,"
+             "e_invoice_address,e_invoice_operator,payment_terms_days,relationship_start,relationship_end,updated_at\n"
+             f"{G},Group Oyj,,Katu 1,00100,Helsinki,email,,,30,2018-01-01,,2026-01-01T10:00:00+02:00\n"
+             f"{S},Sub Oy,{G},Tie 2,01510,Vantaa,paper,,,14,2019-01-01,,2026-01-01T10:00:00+02:00\n"
+             f"{O},Other Oy,,Tie 3,33100,Tampere,paper,,,14,2019-01-01,,2026-01-01T10:00:00+02:00\n")
+    lz.write("crm_persons", "persons_1.csv", PERSONS_HEADER + "\n"
+             "P000001,Test,Driver,,driver.one@example.fi,040 111 1111,,,,business_contact,"
+             f"{S},Driver,car_user,2026-01-01,,2026-01-01T10:00:00+02:00\n"
+             "P000002,Test,Second,,second@example.fi,+358 50 222 2222,,,,business_contact,"
+             f"{S},Driver,car_user,2026-01-01,,2026-01-01T10:00:00+02:00\n"
+             "P000003,Test,Private,131052-308T,private@example.fi,,Katu 5,00100,Helsinki,private,,,,"
+             "2020-01-01,,2026-01-01T10:00:00+02:00\n")
+    lz.write("contracts", "contracts_1.csv", _contracts_csv([
+        _contract("C000001", S, "KP-4410", "ended", "01.01.2026", "30.06.2026", "500,00", "ABC-123",
+                  "WVWZZZ1KZAW000001", "diesel", "P000001", (20000, 0, 12000), "Soita 040 111 1111"),
+        _contract("C000002", S, "KP-4420", "active", "01.07.2026", "30.06.2029", "700,00", " abc-123",
+                  "YV1XZK9V1R0000002", "electric", "P000002", (60000, 0, 5000)),
+        _contract("C000003", G, "HQ-1000", "active", "01.10.2026", "30.09.2029", "300,00", "XYZ-9",
+                  "VF1RFB00X45000003", "petrol", "P000001", (45000, 10, 1010)),
+    ]))
+    lz.write_jsonl("fuel", "fuel_1.jsonl", [
+        _fuel("F1", "2026-06-15T10:00:00+03:00", "ABC-123", "Diesel", "040 111 1111", 90.0, liters=50.0),
+        _fuel("F2", "2026-10-05T10:00:00+03:00", "abc-123", "EV", "+358502222222", 20.0, kwh=40.0),
+        _fuel("F3", "2026-10-10T10:00:00+03:00", "XYZ-9", "Diesel", "0401111111", 55.0, liters=30.0),
+        _fuel("F4", "2026-10-11T10:00:00+03:00", "NOP-1", "95E10", "0409999999", 35.0, liters=20.0),
+    ])
+    lz.write("wash", "wash_1.csv", "wash_id,registration_number,phone,washed_at,wash_program,wash_location\n"
+             "W1,ABC-123,+358502222222,2026-10-06T12:00:00+03:00,Juhlapesu,ABC Porvoo\n")
+    lz.write_jsonl("web", "web_1.jsonl.gz", [
+        _web("E1", "2026-11-20T10:00:00Z", "c1", "/a", True),
+        _web("E2", "2026-11-20T10:20:00Z", "c1", "/b", True),
+        _web("E3", "2026-11-20T10:51:00Z", "c1", "/c", True, user="P000001"),
+        _web("E4", "2026-11-20T10:05:00Z", "c2", "/a", False, user="P000002"),
+    ], gz=True)
+
+
+def write_day2(lz: Landing) -> None:
+    lz.write("crm_persons", "persons_2.csv", PERSONS_HEADER + "\n"
+             "P000002,Test,Second,,second@example.fi,+358 50 333 3333,,,,business_contact,"
+             f"{S},Driver,car_user,2026-01-01,,2026-11-21T10:00:00+02:00\n")
+    lz.write_jsonl("fuel", "fuel_2.jsonl", [
+        _fuel("F5", "2026-11-01T09:00:00+02:00", "ABC-123", "EV", "+358502222222", 5.0, kwh=10.0),
+        _fuel("F3", "2026-10-10T10:00:00+03:00", "XYZ-9", "Diesel", "0401111111", 57.0, liters=31.0),
+    ])
+    lz.write_jsonl("web", "web_2.jsonl.gz", [
+        _web("E5", "2026-11-20T11:10:00Z", "c1", "/d", True),
+        _web("E2", "2026-11-20T10:20:00Z", "c1", "/b", False),
+    ], gz=True)

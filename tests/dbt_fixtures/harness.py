@@ -1,0 +1,94 @@
+"""Build a warehouse from tiny landing files written here, and run dbt against it in a subprocess.
+
+dbt runs in a subprocess so that its DuckDB handle is closed when it ends (dbt-duckdb keeps one open per process)
+and so that no dbt state leaks between invocations. Its output is never shown: a failure reports only dbt's
+summary lines naming the failed nodes, because dbt's own messages can quote data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from ingest.contracts import SOURCES
+from ingest.loader import LoadContext, Loader
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_DIR = REPO / "dbt"
+DBT = str(Path(sys.executable).with_name("dbt"))
+AS_OF = date(2026, 11, 22)
+
+
+class DbtFailed(AssertionError):
+    pass
+
+
+def run_dbt(args: list[str], warehouse: Path, work: Path, project_dir: Path = DBT_DIR,
+            as_of: date = AS_OF) -> None:
+    """``dbt <args>`` on ``warehouse``; target and logs under ``work`` (never in the repo)."""
+    env = {**os.environ, "FLEETDW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    cmd = [DBT, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+           "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+           "--vars", json.dumps({"as_of": as_of.isoformat()})]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(project_dir))
+    if proc.returncode != 0:
+        summary = [line for line in proc.stdout.splitlines()
+                   if "Failure in" in line or "Error in" in line or "Done. PASS" in line
+                   or "Compilation Error" in line or "Parsing Error" in line]
+        raise DbtFailed(f"dbt {args[0]} failed: " + " | ".join(s.strip()[-200:] for s in summary))
+
+
+def checkpoint(warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse))
+    con.execute("checkpoint")
+    con.close()
+
+
+class Landing:
+    """Writes landing files under ``home/landing`` and loads them into ``home/warehouse.duckdb``."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.root = home / "landing"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.runs = 0
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    def write(self, source: str, name: str, text: str) -> None:
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+
+    def write_jsonl(self, source: str, name: str, rows: list[dict], gz: bool = False) -> None:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True)
+        data = gzip.compress(text.encode(), mtime=0) if gz else text.encode()
+        (folder / name).write_bytes(data)
+
+    def load(self, as_of: date = AS_OF) -> None:
+        self.runs += 1
+        con = duckdb.connect(str(self.warehouse))
+        try:
+            loader = Loader(con, LoadContext(self.home, self.root, as_of, f"dbt-test-{self.runs}"))
+            for source in SOURCES.values():
+                loader.ingest(source)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+
+
+def copy_home(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

@@ -1,0 +1,64 @@
+"""The SQL phone normalisation (macro normalise_phone) agrees with phonenumbers' E.164 formatting for the formats
+people type, and with the contract's validation rule (only numbers raw accepts are compared)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import duckdb
+import phonenumbers
+import pytest
+
+from ingest.identifiers import MOBILE_PREFIXES, PHONE_STYLES, format_phone, make_mobile
+from ingest.validation import phone_valid_sql
+from tests.dbt_fixtures.harness import DBT, DBT_DIR
+
+SPECIAL = [
+    "+358 (0)40 123 4567", "+358 040 123 4567", "00358 40 123 4567", "040-123 4567", "(040) 123 4567",
+    "050.765.4321", "09 123 4567", "+358 9 1234567", "020 123 4567", "+46 70 123 45 67", "0046 70 123 45 67",
+    "+46 070 123 45 67", "+44 20 7946 0958", "+44 (0)20 7946 0958", "+49 030 1234567", "+1 (212) 555-0100",
+    "+372 5123 4567", " 0401234567 ", "+358401234567",
+]
+
+
+def phone_cases() -> list[str]:
+    rng = random.Random(20261122)
+    cases = list(SPECIAL)
+    for _ in range(150):
+        national = make_mobile(rng, rng.choice(MOBILE_PREFIXES + ("09", "02", "013")))
+        cases.append(format_phone(national, rng.choice(PHONE_STYLES)))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def normalise_phone_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
+    work = tmp_path_factory.mktemp("dbt_compile")
+    proc = subprocess.run(
+        [DBT, "--quiet", "compile", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+         "--inline", "select raw_phone, {{ normalise_phone('raw_phone') }} as e164 from phone_cases"],
+        capture_output=True, text=True, cwd=str(DBT_DIR),
+        env={"FLEETDW_WAREHOUSE": str(work / "w.duckdb"), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, "dbt compile failed"
+    return proc.stdout.strip()
+
+
+def test_sql_phone_normalisation_matches_phonenumbers_e164(normalise_phone_sql: str):
+    cases = phone_cases()
+    con = duckdb.connect()
+    con.execute("create table phone_cases (raw_phone varchar)")
+    con.executemany("insert into phone_cases values (?)", [[c] for c in cases])
+    accepted = {r[0] for r in con.execute(
+        f"select raw_phone from phone_cases where {phone_valid_sql('trim(raw_phone)')}").fetchall()}
+    got = dict(con.execute(normalise_phone_sql).fetchall())
+    compared = mismatches = 0
+    for raw in cases:
+        if raw not in accepted:
+            continue
+        expected = phonenumbers.format_number(phonenumbers.parse(raw, "FI"), phonenumbers.PhoneNumberFormat.E164)
+        compared += 1
+        mismatches += got[raw] != expected
+    assert compared >= 150
+    assert mismatches == 0, f"{mismatches} of {compared} numbers normalised differently from phonenumbers"
