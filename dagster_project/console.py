@@ -51,6 +51,11 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
     c.print(f"Duplicate files skipped: {summary['duplicate_files']}")
     for d in summary.get("schema_drift", []):
         c.print(f"Schema drift in {d['source']}/{d['file']}: unknown column(s) {', '.join(d['columns'])} not loaded")
+    if "checks" in summary:
+        checks = summary["checks"]
+        c.print(f"Warehouse: {summary.get('models_built', 0)} models built; data tests {checks['passed']} passed, "
+                f"{checks['failed']} failed" + (f" ({', '.join(checks['failed_names'][:10])})"
+                                                  if checks["failed_names"] else ""))
     if summary.get("failed_steps"):
         c.print(f"[red]Failed steps:[/red] {', '.join(summary['failed_steps'])}")
     if demo:

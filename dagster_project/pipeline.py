@@ -6,7 +6,7 @@ from typing import Any
 
 from dagster_project.runner import execute, require_landing
 from dagster_project.settings import Settings
-from dagster_project.summary import ingest_summary
+from dagster_project.summary import ingest_summary, warehouse_summary
 
 
 def run_pipeline(settings: Settings) -> dict[str, Any]:
@@ -20,4 +20,5 @@ def run_pipeline(settings: Settings) -> dict[str, Any]:
     if not job.success:
         summary["failed_steps"] = job.failed_steps
     summary.update(ingest_summary(settings, job.run_id))
+    summary.update(warehouse_summary(settings, job.run_id))
     return summary

@@ -7,6 +7,7 @@ person's identifier.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,9 @@ def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] 
     }
     if extra_run_config:
         run_config.update(extra_run_config)
-    with dg.DagsterInstance.get() as instance:
+    # dagster-dbt echoes dbt's log lines to stdout; stdout belongs to the command's own output (``--json``), and
+    # the structured events are in Dagster's event log anyway.
+    with dg.DagsterInstance.get() as instance, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                         tags={"fleetdw/as_of": settings.as_of.isoformat(), **(tags or {})})
         failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]

@@ -13,7 +13,8 @@ import pytest
 
 from ingest.loader import LoadContext, Loader
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "contracts" / "samples"
+# A copy of the source contract's sample files (../shared/contracts/samples), so the suite runs anywhere.
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
 AS_OF = date(2026, 11, 22)
 
 
