@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from dagster_project.commands import register_all
 from dagster_project.console import print_summary, progress_callback
 from dagster_project.resources import WarehouseLocked
 from dagster_project.settings import Settings, SettingsError, parse_as_of
@@ -111,6 +112,9 @@ def demo(persons: int, seed: int, **opts: Any) -> None:
     print_summary(summary, settings, demo=True)
     if summary["status"] != "success":
         sys.exit(1)
+
+
+register_all(cli)
 
 
 def main() -> None:

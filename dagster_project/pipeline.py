@@ -6,7 +6,8 @@ from typing import Any
 
 from dagster_project.runner import execute, require_landing
 from dagster_project.settings import Settings
-from dagster_project.summary import ingest_summary, warehouse_summary
+from dagster_project.assets import asset_modules
+from dagster_project.summary import ingest_summary
 
 
 def run_pipeline(settings: Settings) -> dict[str, Any]:
@@ -20,5 +21,7 @@ def run_pipeline(settings: Settings) -> dict[str, Any]:
     if not job.success:
         summary["failed_steps"] = job.failed_steps
     summary.update(ingest_summary(settings, job.run_id))
-    summary.update(warehouse_summary(settings, job.run_id))
+    for module in asset_modules():
+        if hasattr(module, "summarise"):
+            summary.update(module.summarise(settings, job.run_id))
     return summary

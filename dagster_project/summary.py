@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dagster_project.resources import open_warehouse
@@ -46,16 +45,3 @@ def ingest_summary(settings: Settings, run_id: str) -> dict[str, Any]:
         "schema_drift": [{"source": s, "file": f, "columns": list(c)} for s, f, c in drift],
     }
 
-
-def warehouse_summary(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Models built and dbt tests passed/failed in this run (``checks`` of the run summary)."""
-    from dagster_project.assets.warehouse import dbt_summary_path
-
-    path = dbt_summary_path(settings, run_id)
-    if not path.exists():
-        return {"models_built": 0, "checks": {"passed": 0, "failed": 0, "failed_names": []}}
-    dbt = json.loads(path.read_text())
-    return {
-        "models_built": dbt["models_built"],
-        "checks": {"passed": dbt["tests_passed"], "failed": dbt["tests_failed"], "failed_names": dbt["failed_names"]},
-    }

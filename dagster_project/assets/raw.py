@@ -45,3 +45,4 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
 
 
 RAW_ASSETS = [build_raw_asset(s) for s in SOURCES.values()]
+ASSETS = RAW_ASSETS

@@ -114,3 +114,19 @@ def dbt_resource() -> DbtCliResource:
     local = Path(sys.executable).parent / "dbt"
     return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR),
                           dbt_executable=str(local) if local.exists() else "dbt")
+
+
+ASSETS = [warehouse_dbt]
+RESOURCES = {"dbt": dbt_resource()}
+
+
+def summarise(settings: Settings, run_id: str) -> dict:
+    """Models built and dbt tests passed/failed in this run (``checks`` of the run summary)."""
+    path = dbt_summary_path(settings, run_id)
+    if not path.exists():
+        return {"models_built": 0, "checks": {"passed": 0, "failed": 0, "failed_names": []}}
+    dbt = json.loads(path.read_text())
+    return {
+        "models_built": dbt["models_built"],
+        "checks": {"passed": dbt["tests_passed"], "failed": dbt["tests_failed"], "failed_names": dbt["failed_names"]},
+    }
