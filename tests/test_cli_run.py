@@ -64,6 +64,18 @@ def test_run_json_reports_what_was_loaded(first_run):
     assert summary["rejected_files"] == [] and summary["duplicate_files"] == 0
 
 
+def test_run_builds_the_warehouse_and_reports_dbt_tests(first_run):
+    home, result = first_run
+    summary = json.loads(result.stdout)
+    assert summary["models_built"] >= 25
+    assert summary["checks"]["passed"] > 100 and summary["checks"]["failed"] == 0
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("select count(*) from marts.fct_fuel_transactions").fetchall()[0][0] == 2
+    con.close()
+
+
 def test_run_is_recorded_in_the_persistent_dagster_instance(first_run):
     home, result = first_run
     import dagster as dg

@@ -70,3 +70,36 @@ def test_raw_assets_materialise_with_counts_only(samples_landing):
              if e.materialization.asset_key == dg.AssetKey(["raw", "fuel"])]
     assert fuel["rows_loaded"].value == 2 and fuel["rows_quarantined"].value == 1
     assert fuel["quarantine_reasons"].value == {"range:liters": 1}
+
+
+def test_dbt_models_are_assets_downstream_of_the_raw_assets():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for model in ("stg_crm__persons", "fct_fuel_transactions", "fleet_monthly_costs", "web_sessions"):
+        assert any(k.endswith(model) for k in keys), model
+    staging = next(k for k in graph.get_all_asset_keys() if k.to_user_string().endswith("stg_crm__persons"))
+    assert dg.AssetKey(["raw", "crm_persons"]) in graph.get(staging).parent_keys
+
+
+def test_dbt_tests_are_asset_checks():
+    graph = defs.resolve_asset_graph()
+    check_names = {c.name for c in graph.asset_check_keys}
+    assert any(name.startswith("unique_") for name in check_names)
+    assert any(name.startswith("not_null_") for name in check_names)
+
+
+def test_dbt_run_results_summary_counts_models_and_tests():
+    from dagster_project.assets.warehouse import summarise_run_results
+
+    results = {"results": [
+        {"unique_id": "model.fleetdw.dim_company", "status": "success"},
+        {"unique_id": "model.fleetdw.dim_vehicle", "status": "error"},
+        {"unique_id": "seed.fleetdw.fuel_emission_factors", "status": "success"},
+        {"unique_id": "test.fleetdw.unique_dim_company_business_id.abc", "status": "pass"},
+        {"unique_id": "test.fleetdw.not_null_dim_vehicle_vin.def", "status": "fail"},
+        {"unique_id": "test.fleetdw.accepted_values_x.ghi", "status": "warn"},
+        {"unique_id": "unit_test.fleetdw.web_sessions.split_at_31_minutes", "status": "pass"},
+    ]}
+    assert summarise_run_results(results) == {
+        "models_built": 2, "tests_passed": 3, "tests_failed": 1,
+        "failed_names": ["not_null_dim_vehicle_vin"], "model_errors": ["dim_vehicle"]}
