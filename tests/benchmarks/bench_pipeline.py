@@ -1,0 +1,138 @@
+"""Pipeline benchmark (run on demand, not part of the test suite).
+
+A full ``fleetdw run`` on a generated landing zone of 20,000 persons, 1,000,000 fuel rows and 5,000,000 web
+events, then an incremental run after one more day of files. Prints wall time and peak memory (RSS of the
+fleetdw process and its dbt subprocess, sampled every 0.1 s) of each stage (Dagster step) and of each run.
+Last line: ``full_s=<seconds> incremental_s=<seconds> peak_mb=<MB>``.
+Targets: full run under 3 minutes and 4 GB on 2 cores; the one-day incremental run under 10 % of the full run.
+
+    python tests/benchmarks/bench_pipeline.py [--persons N] [--fuel-rows N] [--web-events N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+AS_OF = date(2026, 11, 22)
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of a process and all its descendants, from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total / 1024
+
+
+def run_measured(home: Path, as_of: date) -> tuple[float, list[tuple[float, float]], dict]:
+    env = {**os.environ, "FLEETDW_HOME": str(home)}
+    samples: list[tuple[float, float]] = []
+    start = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "dagster_project.cli", "run", "--json", "--as-of",
+                             as_of.isoformat()], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def sample() -> None:
+        while proc.poll() is None:
+            samples.append((time.time(), tree_rss_mb(proc.pid)))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    sampler.join()
+    wall = time.time() - start
+    return wall, samples, json.loads(out)
+
+
+def stage_windows(home: Path, run_id: str) -> list[tuple[str, float, float]]:
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    with dg.DagsterInstance.get() as instance:
+        records = instance.all_logs(run_id)
+    starts: dict[str, float] = {}
+    windows = []
+    for r in records:
+        ev = r.dagster_event
+        if ev is None or not r.step_key:
+            continue
+        if ev.event_type_value == "STEP_START":
+            starts[r.step_key] = r.timestamp
+        elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and r.step_key in starts:
+            windows.append((r.step_key, starts[r.step_key], r.timestamp))
+    return windows
+
+
+def report(label: str, home: Path, wall: float, samples: list[tuple[float, float]], summary: dict) -> float:
+    peak = max((m for _, m in samples), default=0.0)
+    print(f"{label}: {wall:.1f} s, peak {peak:.0f} MB, status {summary['status']}, "
+          f"ingested {sum(summary['ingested'].values()):,} rows, models {summary.get('models_built')}")
+    for step, t0, t1 in stage_windows(home, summary["run_id"]):
+        stage_peak = max((m for t, m in samples if t0 - 0.1 <= t <= t1 + 0.1), default=0.0)
+        print(f"  {step:40s} {t1 - t0:7.1f} s  peak {stage_peak:6.0f} MB")
+    return peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=20000)
+    ap.add_argument("--fuel-rows", type=int, default=1_000_000)
+    ap.add_argument("--web-events", type=int, default=5_000_000)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (and reuse its landing zone)")
+    args = ap.parse_args()
+
+    from ingest.generate import generate_landing
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="fleetdw-pipeline-"))
+    source = work / "generated"
+    try:
+        if not source.is_dir():
+            t = time.time()
+            generate_landing(source, persons=args.persons, seed=42, as_of=AS_OF, days=args.days,
+                             fuel_rows=args.fuel_rows, web_events=args.web_events)
+            print(f"generate: {time.time() - t:.1f} s")
+        home = work / "home"
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.copytree(source, home / "landing")
+
+        full_s, samples, summary = run_measured(home, AS_OF)
+        peak_full = report("full run", home, full_s, samples, summary)
+
+        next_day = AS_OF + timedelta(days=1)
+        generate_landing(home / "landing", persons=args.persons, seed=42, as_of=next_day, days=1, master=False)
+        inc_s, samples, summary = run_measured(home, next_day)
+        peak_inc = report("incremental run (+1 day)", home, inc_s, samples, summary)
+
+        peak = max(peak_full, peak_inc)
+        ok = full_s < 180 and peak < 4096 and inc_s < 0.1 * full_s
+        print(f"targets: full < 180 s, peak < 4096 MB, incremental < 10 % of full -> {'met' if ok else 'NOT met'} "
+              f"(incremental = {100 * inc_s / full_s:.0f} % of full)")
+        print(f"full_s={full_s:.1f} incremental_s={inc_s:.1f} peak_mb={peak:.0f}")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
