@@ -5,8 +5,10 @@ it, so a stale manifest is never committed or used. ``dbt build`` runs in a subp
 to the DuckDB file is open (the in-process executor runs one step at a time).
 """
 
+import fcntl
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,13 +34,27 @@ def _newest_project_file() -> float:
     return newest
 
 
+def dbt_executable() -> str:
+    """The dbt CLI of this interpreter's environment, found even when the venv is not activated."""
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else "dbt"
+
+
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than any project file."""
+    """Parse the dbt project when its manifest is missing or older than any project file.
+
+    A file lock keeps concurrent processes (test workers, a UI and a CLI run) from parsing at the same time.
+    """
     manifest = dbt_project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_project_file():
-        # Parsing renders profiles.yml, which reads the warehouse path from the environment.
-        os.environ.setdefault("FLEETDW_WAREHOUSE", str(Settings.resolve().warehouse))
-        dbt_project.preparer.prepare(dbt_project)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not manifest.exists() or manifest.stat().st_mtime < _newest_project_file():
+            # Parsing renders profiles.yml, which reads the warehouse path from the environment.
+            env = {"FLEETDW_WAREHOUSE": str(Settings.resolve().warehouse), **os.environ}
+            subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
+                            str(DBT_DIR), "--target-path", str(manifest.parent)], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
     return manifest
 
 
@@ -110,10 +126,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
 
 
 def dbt_resource() -> DbtCliResource:
-    """The dbt CLI of this interpreter's environment, found even when the venv is not activated."""
-    local = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR),
-                          dbt_executable=str(local) if local.exists() else "dbt")
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR), dbt_executable=dbt_executable())
 
 
 ASSETS = [warehouse_dbt]
