@@ -1,0 +1,137 @@
+"""``fleetdw publish --out FILE.duckdb``: the analyst copy — marts and profiling tables only, in a separate DuckDB
+file, driven by the personal-data declarations (an allow-list, never a deny-list):
+
+* tables: models and seeds of the schemas ``marts`` and ``profiling`` whose model meta does not say
+  ``publish: false``; nothing from raw, staging, snapshots, privacy (consents, marketing contacts) or ops;
+* columns: undeclared ones (the declaration check guarantees they hold no personal data) and those declared
+  ``identifier: none`` or ``quasi`` are copied; person keys (``user.unique_id``) are replaced by their pseudonym
+  (domain person), plates and VINs by theirs (domain vehicle); existing pseudonyms are copied; every other key
+  (cookie hashes) and every other direct identifier (free text, names, contacts) is left out.
+
+The file is written next to its target and renamed into place, so a failed publish leaves no half file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+
+from dagster_project.cli import common_options, settings_from
+
+PUBLISHED_SCHEMAS = ("marts", "profiling")
+VEHICLE_CATEGORIES = ("user.government_id.vehicle_registration", "user.vehicle.vin")
+
+
+@dataclass
+class PublishPlan:
+    tables: dict[str, list[str]] = field(default_factory=dict)   # "schema.table" -> select expressions
+    pseudonymised: int = 0
+    dropped: int = 0
+
+
+def column_rule(decl: Any) -> str:
+    """copy | person | vehicle | drop for one column's declaration (None = undeclared)."""
+    if not isinstance(decl, dict):
+        return "copy"
+    identifier, category = decl.get("identifier"), str(decl.get("category", ""))
+    if identifier in ("none", "quasi"):
+        return "copy"
+    if identifier == "key":
+        if category == "user.unique_id.pseudonymous":
+            return "copy"
+        return "person" if category == "user.unique_id" else "drop"
+    if identifier == "direct" and category in VEHICLE_CATEGORIES:
+        return "vehicle"
+    return "drop"
+
+
+def publish_plan(manifest: dict[str, Any], con, catalog: str) -> PublishPlan:
+    from ingest.declarations import column_declaration, relation_nodes
+    from ingest.pseudonym import sql_expression
+
+    plan = PublishPlan()
+    for node in relation_nodes(manifest):
+        meta = {**(node.get("config", {}).get("meta") or {}), **(node.get("meta") or {})}
+        if node["schema"] not in PUBLISHED_SCHEMAS or meta.get("publish") is False:
+            continue
+        name = node.get("alias") or node["name"]
+        declared = {c.lower(): column_declaration(col) for c, col in node.get("columns", {}).items()}
+        columns = con.execute("select column_name from information_schema.columns where table_catalog = ? "
+                              "and table_schema = ? and table_name = ? order by ordinal_position",
+                              [catalog, node["schema"], name]).fetchall()
+        select: list[str] = []
+        for (col,) in columns:
+            rule = column_rule(declared.get(col.lower()))
+            quoted = f'"{col}"'
+            if rule == "copy":
+                select.append(quoted)
+            elif rule in ("person", "vehicle"):
+                select.append(f"{sql_expression(rule, quoted)} as {quoted}")
+                plan.pseudonymised += 1
+            else:
+                plan.dropped += 1
+        if select:
+            plan.tables[f"{node['schema']}.{name}"] = select
+    return plan
+
+
+def publish(settings, out: Path, force: bool = False) -> PublishPlan:
+    from dagster_project.assets.privacy import load_manifest
+    from dagster_project.resources import WarehouseLocked
+    from ingest.pseudonym import load_key, set_key_variables
+
+    out = out.expanduser().absolute()
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists (use --force to replace it)")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"directory {out.parent} does not exist")
+    tmp = out.with_name(out.name + ".part")
+    for leftover in (tmp, Path(str(tmp) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    manifest = load_manifest()
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `fleetdw run` first")
+    # An in-memory connection that reads the warehouse and writes the copy: the key's pads live in its session
+    # variables only, and the warehouse is attached read-only.
+    con = duckdb.connect()
+    try:
+        set_key_variables(con, load_key(settings.home))
+        try:
+            con.execute("attach ? as wh (read_only)", [str(settings.warehouse)])
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseLocked(f"the warehouse {settings.warehouse} is locked by another process") from None
+            raise
+        con.execute("use wh")
+        plan = publish_plan(manifest, con, "wh")
+        con.execute("attach ? as analyst_copy", [str(tmp)])
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f"create schema analyst_copy.{schema}")
+        for table, select in plan.tables.items():
+            con.execute(f"create table analyst_copy.{table} as select {', '.join(select)} from wh.{table}")
+        con.execute("detach analyst_copy")
+    finally:
+        con.close()
+    os.replace(tmp, out)
+    return plan
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(publish_command)
+
+
+@click.command("publish")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The analyst copy to write (a DuckDB file).")
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@common_options
+def publish_command(out: Path, force: bool, **opts: Any) -> None:
+    """Write an analyst copy: marts and profiling only, pseudonymised, no direct identifier."""
+    plan = publish(settings_from(opts), out, force)
+    click.echo(f"published {len(plan.tables)} tables to {out.expanduser().absolute()}: "
+               f"{plan.pseudonymised} key columns pseudonymised, {plan.dropped} identifying columns left out")
