@@ -1,0 +1,97 @@
+"""The retention policy of RULES.md §5 and the gate limits of §6, declared once.
+
+Every other module reads these declarations; change a period or a limit here and the plan, the gates, the
+stewards' report and the README table follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    what: str
+    trigger: str
+    period: str             # human-readable, e.g. "10 years"
+    years: int = 0
+    months: int = 0
+    days: int = 0
+    action: str = ""
+    legal_basis: str = ""
+
+    def cutoff(self, as_of: date) -> date:
+        """Data whose trigger date is *before* this day is due (a trigger on the cutoff day itself is kept)."""
+        y, m = as_of.year - self.years, as_of.month - self.months
+        while m < 1:
+            y, m = y - 1, m + 12
+        day = min(as_of.day, _days_in_month(y, m))
+        return date(y, m, day) - timedelta(days=self.days)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+PERSON = Policy(
+    "person_relationship_ended", "a person (all their personal data)",
+    "relationship_end, provided no contract of theirs (as customer or driver) is ordered or active and no legal hold",
+    "10 years", years=10,
+    action="erase identity; company-owned facts (fuel, wash, contract money) stay, anonymised",
+    legal_basis="privacy statement: deleted or anonymised 10 years after the relationship ends; contract money "
+                "kept as bookkeeping material (Accounting Act 1336/1997 ch. 2 §10)")
+CONTRACT_PERSONAL = Policy(
+    "contract_personal_fields", "a contract's personal fields (driver, notes, plate, VIN)", "contract end_date",
+    "10 years", years=10, action="anonymise",
+    legal_basis="privacy statement: 10 years after the relationship ends; money fields kept (Accounting Act)")
+RAW_IP = Policy(
+    "raw_ip_address", "raw IP addresses of web events", "event_time", "30 days", days=30, action="null",
+    legal_basis="data minimisation (GDPR Art. 5(1)(c)); truncated networks outside raw serve analytics")
+WEB_IDENTIFIED = Policy(
+    "web_identified_events", "web events with identifiers (cookie id, user id)", "event_time", "26 months",
+    months=26, action="delete (daily aggregates stay)",
+    legal_basis="consent for analytics cookies; identifiers kept at most 26 months (common practice)")
+QUARANTINE = Policy(
+    "quarantine", "quarantined rows", "quarantined (as-of of the load)", "90 days", days=90, action="delete",
+    legal_basis="legitimate interest in fixing deliveries; rejected input is not needed longer")
+LANDING_FILES = Policy(
+    "landing_archive", "landing files after a successful load (archive, rejected, duplicates)",
+    "load (as-of of the load)", "30 days", days=30, action="delete",
+    legal_basis="the warehouse holds the loaded rows with lineage; the file copy is only for reloads")
+ERASURE_REQUEST = Policy(
+    "erasure_request", "erasure requested by the subject (Art. 17)", "request", "until the next run",
+    action="erase as a person above, except what a legal obligation keeps (contract money)",
+    legal_basis="GDPR Art. 17; Art. 17(3)(b) for bookkeeping")
+
+POLICIES: tuple[Policy, ...] = (PERSON, CONTRACT_PERSONAL, RAW_IP, WEB_IDENTIFIED, QUARANTINE, LANDING_FILES,
+                                ERASURE_REQUEST)
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    """Limits of the gates (RULES.md §6)."""
+
+    freshness_days: int = 8              # CRM and contracts loaded within this many days before as-of
+    freshness_sources: tuple[str, ...] = ("crm_persons", "contracts")
+    earliest_relationship_end: date = date(1990, 1, 1)
+    max_share: float = 0.02              # persons due in one run, share of all persons ...
+    max_subjects: int = 500              # ... and absolute
+
+
+LIMITS = GateLimits()
+
+# Contract states that protect a person (as customer or driver) from time-based erasure.
+PROTECTING_CONTRACT_STATES = ("ordered", "active")
+
+GATES: tuple[tuple[str, str], ...] = (
+    ("sources_fresh", "CRM and contract sources loaded within the freshness window; their latest file not rejected"),
+    ("relationship_end_plausible", "no relationship_end after as-of, before relationship_start or before 1990"),
+    ("contract_persons_exist", "every contract's customer and driver person exists in the CRM"),
+    ("no_protected_subject_due", "no subject in the plan has an ordered/active contract (time-based) or a legal hold"),
+    ("volume_within_limit", "subjects due stay within 2 % of persons and 500, unless a steward approved the plan"),
+    ("previous_verification_passed", "the previous deletion's post-deletion verification passed"),
+)
+GATE_NAMES: tuple[str, ...] = tuple(name for name, _ in GATES)
