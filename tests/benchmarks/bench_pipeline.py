@@ -49,7 +49,7 @@ def run_measured(home: Path, as_of: date) -> tuple[float, list[tuple[float, floa
     samples: list[tuple[float, float]] = []
     start = time.time()
     proc = subprocess.Popen([sys.executable, "-m", "dagster_project.cli", "run", "--json", "--as-of",
-                             as_of.isoformat()], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                             as_of.isoformat()], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def sample() -> None:
         while proc.poll() is None:
@@ -58,9 +58,11 @@ def run_measured(home: Path, as_of: date) -> tuple[float, list[tuple[float, floa
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, _ = proc.communicate()
+    out, err = proc.communicate()
     sampler.join()
     wall = time.time() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"fleetdw run failed (exit {proc.returncode}):\n{err.decode()[-3000:]}")
     return wall, samples, json.loads(out)
 
 
