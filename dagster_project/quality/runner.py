@@ -24,6 +24,9 @@ from dagster_project.quality.suites import Expect, Suite, all_suites, batch_sql,
 REPO_CONTEXT = Path(__file__).resolve().parents[2] / "expectations"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
 DATASOURCE = "fleetdw_frames"
+GE_KINDS = {"expect_column_values_to_not_be_null": "not_null", "expect_column_values_to_be_in_set": "in_set",
+            "expect_column_values_to_be_between": "between", "expect_column_values_to_be_unique": "unique",
+            "expect_compound_columns_to_be_unique": "unique"}
 
 
 @dataclass
@@ -135,7 +138,7 @@ def validate(ctx, suite: Suite, frame) -> SuiteResult:
     for r in result.results:
         if not r.success:
             cfg = r.expectation_config
-            kind = cfg.type.removeprefix("expect_")
+            kind = GE_KINDS.get(cfg.type, cfg.type.removeprefix("expect_"))
             col = cfg.kwargs.get("column") or "+".join(cfg.kwargs.get("column_list") or [])
             failed.append(f"rule:{col.removeprefix('_rule_')}" if col.startswith("_rule_") else f"{kind}:{col}")
     return SuiteResult(suite.name, len(frame), len(result.results), sorted(failed))

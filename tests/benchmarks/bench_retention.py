@@ -1,0 +1,108 @@
+"""Retention benchmark (run on demand, not part of the test suite).
+
+Builds the 20,000-person warehouse of the pipeline benchmark (1,000,000 fuel rows, 5,000,000 web events; one
+``fleetdw run``), records erasure requests for 100 persons, then times one retention step in this process: plan,
+gates, erasure through every layer in one transaction, the rewrite of the database file (COPY FROM DATABASE and
+atomic swap), the landing-archive rewrite and the post-deletion verification (tables and file bytes). For
+comparison it times a plain copy of the database file. Prints time and peak memory (VmHWM); the last line reads
+``erase_s=<seconds> copy_s=<seconds>``. Target: erase_s < 3 * copy_s + 10.
+
+    python tests/benchmarks/bench_retention.py [--persons N] [--fuel-rows N] [--web-events N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+AS_OF = date(2026, 11, 22)
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=20_000)
+    ap.add_argument("--fuel-rows", type=int, default=1_000_000)
+    ap.add_argument("--web-events", type=int, default=5_000_000)
+    ap.add_argument("--subjects", type=int, default=100)
+    ap.add_argument("--keep", type=Path, default=None, help="reuse/keep a built home here")
+    args = ap.parse_args()
+    home = args.keep or Path(tempfile.mkdtemp(prefix="bench_retention_")) / "home"
+    env = {**os.environ, "FLEETDW_HOME": str(home), "FLEETDW_AS_OF": AS_OF.isoformat()}
+    env.setdefault("FLEETDW_PSEUDONYM_KEY", "bench-retention-key-0123456789abcdef")
+    os.environ.update({k: env[k] for k in ("FLEETDW_HOME", "FLEETDW_AS_OF", "FLEETDW_PSEUDONYM_KEY")})
+    if not (home / "warehouse.duckdb").exists():
+        t = time.time()
+        subprocess.run([sys.executable, "-m", "dagster_project.cli", "generate", "--out", str(home / "landing"),
+                        "--persons", str(args.persons), "--fuel-rows", str(args.fuel_rows), "--web-events",
+                        str(args.web_events), "--as-of", AS_OF.isoformat()], cwd=REPO, env=env, check=True,
+                       capture_output=True)
+        print(f"generate: {time.time() - t:.1f} s", flush=True)
+        t = time.time()
+        run = subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--json"], cwd=REPO, env=env,
+                             capture_output=True, text=True)
+        summary = json.loads(run.stdout) if run.stdout.strip() else {}
+        print(f"pipeline run: {time.time() - t:.1f} s, status {summary.get('status')}, "
+              f"retention {summary.get('retention')}", flush=True)
+
+    from dagster_project.resources import open_warehouse
+    from dagster_project.retention.control import record_erasure_request
+    from dagster_project.retention.erasure import load_manifest, run_retention
+    from dagster_project.settings import Settings
+
+    settings = Settings.resolve(str(home), as_of=AS_OF)
+    manifest = load_manifest()
+    with open_warehouse(settings) as con:
+        persons = [r[0] for r in con.execute(
+            "select person_id from raw.crm_persons_current order by hash(person_id) limit ?",
+            [args.subjects]).fetchall()]
+        for p in persons:
+            record_erasure_request(con, p, "benchmark")
+        con.execute("checkpoint")
+    size_mb = settings.warehouse.stat().st_size / 1e6
+
+    reset_peak()
+    t = time.time()
+    outcome = run_retention(settings, "bench-retention", manifest)
+    erase_s = time.time() - t
+    erase_peak = peak_mb()
+    print(f"retention: {outcome.status}, blocked by {outcome.blocked_by}, {outcome.erased_subjects} subjects, "
+          f"{outcome.rows_changed} rows changed, {outcome.files_changed} files, verification {outcome.verification} "
+          f"{outcome.verification_detail}", flush=True)
+    print(f"erase incl. rewrite and verification: {erase_s:.1f} s, peak {erase_peak:.0f} MB", flush=True)
+
+    copy = settings.warehouse.with_name("plain_copy.duckdb")
+    t = time.time()
+    shutil.copyfile(settings.warehouse, copy)
+    os.sync()
+    copy_s = time.time() - t
+    copy.unlink()
+    print(f"plain copy of the {size_mb:.0f} MB database file: {copy_s:.2f} s", flush=True)
+    print(f"target: erase_s < 3 * copy_s + 10 = {3 * copy_s + 10:.1f} s: {'met' if erase_s < 3 * copy_s + 10 else 'NOT met'}")
+    if args.keep is None:
+        shutil.rmtree(home.parent, ignore_errors=True)
+    print(f"erase_s={erase_s:.1f} copy_s={copy_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
