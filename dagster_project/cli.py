@@ -114,7 +114,10 @@ def demo(persons: int, seed: int, **opts: Any) -> None:
         sys.exit(1)
 
 
-register_all(cli)
+if __name__ != "__main__":
+    # Command modules import this module's helpers; registering from a second copy of it (``python -m``) would
+    # import them while they are half-initialised.
+    register_all(cli)
 
 
 def main() -> None:
@@ -122,4 +125,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from dagster_project.cli import main as canonical_main  # the importable copy, with every command registered
+
+    canonical_main()
