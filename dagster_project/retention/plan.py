@@ -212,7 +212,8 @@ def gate_no_protected_subject(con: duckdb.DuckDBPyConnection, plan: Plan) -> Gat
 
 
 def volume_limit(persons: int) -> int:
-    return min(int(persons * P.LIMITS.max_share), P.LIMITS.max_subjects)
+    """2 % of persons, at most 500; at least one, so that a small register can erase a single subject."""
+    return max(1, min(int(persons * P.LIMITS.max_share), P.LIMITS.max_subjects))
 
 
 def gate_volume(con: duckdb.DuckDBPyConnection, plan: Plan) -> Gate:

@@ -78,7 +78,7 @@ class GateLimits:
     freshness_sources: tuple[str, ...] = ("crm_persons", "contracts")
     earliest_relationship_end: date = date(1990, 1, 1)
     max_share: float = 0.02              # persons due in one run, share of all persons ...
-    max_subjects: int = 500              # ... and absolute
+    max_subjects: int = 500              # ... and absolute (never below one subject)
 
 
 LIMITS = GateLimits()
