@@ -49,6 +49,8 @@ def personal_values() -> set[str]:
 def first_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("cli") / "home"
     shutil.copytree(SAMPLES, home / "landing")
+    # The same fuel content delivered again under another name: a duplicate, loads nothing.
+    shutil.copy(SAMPLES / "fuel" / "fuel_2026-11-20.jsonl", home / "landing" / "fuel" / "fuel_2026-11-20_again.jsonl")
     result = fleetdw("run", "--json", "--as-of", "2026-11-22", home=home)
     return home, result
 
@@ -61,7 +63,7 @@ def test_run_json_reports_what_was_loaded(first_run):
     assert summary["ingested"] == {"crm_persons": 4, "crm_companies": 2, "contracts": 3, "fuel": 2, "wash": 2,
                                    "web": 4, "consents": 6, "robinson": 2}
     assert summary["rejected_rows"]["fuel"] == 1
-    assert summary["rejected_files"] == [] and summary["duplicate_files"] == 0
+    assert summary["rejected_files"] == [] and summary["duplicate_files"] == 1
 
 
 def test_run_builds_the_warehouse_and_reports_dbt_tests(first_run):
@@ -90,22 +92,35 @@ def test_run_is_recorded_in_the_persistent_dagster_instance(first_run):
         assert run.tags["fleetdw/as_of"] == "2026-11-22"
 
 
-def test_same_files_landing_again_are_duplicates(first_run, tmp_path):
-    home, _ = first_run
-    shutil.copytree(SAMPLES, home / "landing", dirs_exist_ok=True)
-    again = fleetdw("run", "--json", "--as-of", "2026-11-22", home=home)
-    summary = json.loads(again.stdout)
-    assert summary["duplicate_files"] == 8
-    assert sum(summary["ingested"].values()) == 0
+def test_human_summary_shows_counts_reasons_and_next_steps(first_run):
+    home, result = first_run
+    text = _human_summary(home, json.loads(result.stdout))
+    assert "range:liters (1)" in text and "Duplicate files skipped: 1" in text
+    assert "dagster dev" in text and "models built" in text
+
+
+def _human_summary(home: Path, summary: dict) -> str:
+    from rich.console import Console
+
+    from dagster_project import console
+    from dagster_project.settings import Settings
+
+    capture = Console(width=200, record=True, file=open(os.devnull, "w"))
+    original, console.out_console = console.out_console, capture
+    try:
+        console.print_summary(summary, Settings.resolve(home=str(home), as_of="2026-11-22"), demo=True)
+    finally:
+        console.out_console = original
+    return capture.export_text()
 
 
 def test_no_personal_value_in_cli_output_or_dagster_storage(first_run):
     home, result = first_run
-    human = fleetdw("run", "--as-of", "2026-11-22", home=home)
+    human = _human_summary(home, json.loads(result.stdout))
     values = personal_values()
     n_values = len(values)  # counts only in assertions: pytest would print the values themselves
     assert n_values > 15
-    outputs = result.stdout + result.stderr + human.stdout + human.stderr
+    outputs = result.stdout + result.stderr + human
     leaked_output = sum(v in outputs for v in values)
     stored = b"".join(p.read_bytes() for p in (home / "dagster").rglob("*") if p.is_file())
     n_stored = len(stored)
