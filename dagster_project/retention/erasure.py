@@ -155,6 +155,23 @@ def _regex(values: set[str]) -> str | None:
     return "|".join(re.escape(v) for v in sorted(values)) if values else None
 
 
+class PrivateQueryError(RuntimeError):
+    """A query that carried identifiers failed; DuckDB's message could quote them, so it is withheld."""
+
+
+def _private(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    try:
+        return con.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        raise PrivateQueryError(f"an identifier scan failed ({type(exc).__name__}; message withheld)") from None
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal. Patterns are inlined, not bound: DuckDB compiles a constant regex once, a bound
+    parameter once per row."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 # --- selection and application --------------------------------------------------------------------------------
 
 def _select(con: duckdb.DuckDBPyConnection, target: Target, columns: dict[str, str]) -> None:
@@ -297,36 +314,70 @@ def _event_links(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> No
                         f"where v.phone in (select phone from _erase_phones)")
 
 
-def _archive_rewrites(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needle: str | None
-                      ) -> list[tuple[str, str, str]]:
+def matching_lines(path: Path, needle: str) -> set[int] | None:
+    """Line numbers (1-based, physical lines, as the loader numbers them) of a landing file that hold a needle,
+    found by DuckDB's RE2 (gzip read transparently). None when the file cannot be read as lines."""
+    scan = duckdb.connect()
+    try:
+        return {n for (n,) in _private(scan, f"""
+            select n from (select row_number() over () as n, line from read_csv({_literal(str(path))},
+                columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '', escape = '',
+                auto_detect = false, max_line_size = 10000000))
+            where regexp_matches(line, {_literal(needle)})""")}
+    except PrivateQueryError:
+        return None
+    finally:
+        scan.close()
+
+
+def file_holds(path: Path, needles: set[str]) -> bool:
+    """Whether a file's lines (or, for a file that is no text, its bytes) hold any needle."""
+    if not needles:
+        return False
+    lines = matching_lines(path, _regex(needles))
+    if lines is not None:
+        return bool(lines)
+    data = _file_text(path)
+    return any(n.encode() in data for n in needles)
+
+
+def _rewrite_without(src: Path, tmp: Path, drop: set[int]) -> None:
+    """Stream ``src`` into ``tmp`` without the given physical lines (gzip in, gzip out, fast level)."""
+    gz = src.name.endswith(".gz")
+    opener = (lambda p, m: gzip.open(p, m, compresslevel=1)) if gz else (lambda p, m: open(p, m))
+    with (gzip.open(src, "rb") if gz else open(src, "rb")) as fin, opener(tmp, "wb") as fout:
+        for i, line in enumerate(fin, start=1):
+            if i not in drop:
+                fout.write(line)
+
+
+def _archive_rewrites(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needles: set[str]
+                      ) -> list[tuple[str, str, str | None]]:
     """Write the landing-archive files of the loads the subjects appear in without their lines; returns file
     actions ``(path, action, tmp_path)``. Lines are found by lineage (load id and line) and by identifier."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    needle = _regex(needles)
     loads = con.execute("""select m.load_id, m.archive_path, list(distinct l.line) from _archive_lines l
                            join raw.file_manifest m using (load_id) where m.status = 'loaded'
                            and m.archive_path is not null group by all""").fetchall()
-    actions = []
-    pattern = re.compile(needle.encode()) if needle else None
-    for load_id, path, lines in loads:
+
+    def one(item: tuple) -> tuple[str, str, str | None] | None:
+        _, path, lines = item
         src = Path(path)
         if not src.exists():
-            continue
-        drop = set(lines)
-        data = src.read_bytes()
-        gz = src.name.endswith(".gz")
-        if gz:
-            data = gzip.decompress(data)
-        out_lines = [ln for i, ln in enumerate(data.split(b"\n"), start=1)
-                     if i not in drop and not (pattern and pattern.search(ln))]
-        body = b"\n".join(out_lines)
+            return None
+        drop = set(lines) | ((matching_lines(src, needle) or set()) if needle else set())
         tmp = src.with_name(src.name + ERASING_SUFFIX + run_id[:8])
-        tmp.write_bytes(gzip.compress(body, mtime=0) if gz else body)
-        actions.append((str(src), "replace", str(tmp)))
+        _rewrite_without(src, tmp, drop)
+        return (str(src), "replace", str(tmp))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        actions = [a for a in pool.map(one, loads) if a]
     for folder in ("rejected", "duplicates"):
         root = settings.home / folder
-        if pattern and root.exists():
-            for f in root.rglob("*"):
-                if f.is_file() and pattern.search(_file_text(f)):
-                    actions.append((str(f), "delete", None))
+        if root.exists():
+            actions += [(str(f), "delete", None) for f in root.rglob("*") if f.is_file() and file_holds(f, needles)]
     cutoff = P.LANDING_FILES.cutoff(settings.as_of)
     for (path,) in con.execute("select archive_path from raw.file_manifest where as_of < ? and archive_path is not "
                                "null", [cutoff]).fetchall():
@@ -428,16 +479,16 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     broad = _regex(ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"] | ids["plate"] | ids["vin"])
     con.execute("create temp table _archive_lines (load_id bigint, line bigint)")
     if broad:
-        con.execute("insert into _sel select 'raw.quarantine', 'delete', rowid, null from raw.quarantine "
-                    "where regexp_matches(raw_record, ?)", [broad])
+        _private(con, "insert into _sel select 'raw.quarantine', 'delete', rowid, null from raw.quarantine "
+                      f"where regexp_matches(raw_record, {_literal(broad)})")
         con.execute("insert into _archive_lines select load_id, line from raw.quarantine where rowid in "
                     "(select rid from _sel where tbl = 'raw.quarantine')")
     for t in targets:
         if t.layer == "raw" and {"_load_id", "_line"} <= set(cols[t.relation]):
             con.execute(f"insert into _archive_lines select _load_id, _line from {t.relation} where rowid in "
                         f"(select rid from _sel where tbl = ?)", [t.relation])
-    line_needle = _regex(ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"])
-    archive_actions = _archive_rewrites(con, settings, run_id, line_needle)
+    line_needles = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
+    archive_actions = _archive_rewrites(con, settings, run_id, line_needles)
 
     audit: list[tuple] = []
     _crash_point("before_transaction")
@@ -497,8 +548,8 @@ def scan_tables(db: Path, needles: set[str]) -> tuple[int, int]:
             text = [c for c, t in cols.items() if t.upper().startswith(TEXT_TYPES) or t.upper().endswith("[]")]
             if not text or not pattern:
                 continue
-            cond = " or ".join(f"regexp_matches(cast(\"{c}\" as varchar), ?)" for c in text)
-            hits += con.execute(f"select count(*) from {rel} where {cond}", [pattern] * len(text)).fetchall()[0][0]
+            cond = " or ".join(f"regexp_matches(cast(\"{c}\" as varchar), {_literal(pattern)})" for c in text)
+            hits += _private(con, f"select count(*) from {rel} where {cond}")[0][0]
         return len(tables), int(hits)
     finally:
         con.close()
@@ -521,8 +572,7 @@ def grep_bytes(paths: list[Path], needles: set[str]) -> int:
 def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Path]) -> dict[str, int]:
     tables_scanned, table_hits = scan_tables(db, needles)
     file_hits = grep_bytes([db, db.with_name(db.name + ".wal")], needles)
-    pattern = re.compile(_regex(needles).encode()) if needles else None
-    archive_hits = sum(1 for f in rewritten if pattern and f.exists() and pattern.search(_file_text(f)))
+    archive_hits = sum(1 for f in rewritten if f.exists() and file_holds(f, needles))
     return {"identifiers": len(needles), "tables_scanned": tables_scanned, "table_hits": table_hits,
             "file_hits": file_hits, "archive_hits": archive_hits, "deleted_files": len(deleted),
             "passed": int(table_hits == 0 and file_hits == 0 and archive_hits == 0)}
