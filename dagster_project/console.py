@@ -56,6 +56,26 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         c.print(f"Warehouse: {summary.get('models_built', 0)} models built; data tests {checks['passed']} passed, "
                 f"{checks['failed']} failed" + (f" ({', '.join(checks['failed_names'][:10])})"
                                                   if checks["failed_names"] else ""))
+    if "privacy" in summary:
+        p = summary["privacy"]
+        eligible = ", ".join(f"{ch} {n}" for ch, n in p.get("eligible", {}).items())
+        c.print(f"Privacy: eligible for marketing by channel: {eligible}; {p.get('profiled', 0)} persons profiled, "
+                f"{p.get('k_suppressed', 0)} suppressed for k-anonymity, {p.get('decisions', 0)} automated decisions")
+    if "quality" in summary:
+        q = summary["quality"]
+        c.print(f"Data quality: {q.get('suites', 0)} expectation suites, {q.get('suites_failed', 0)} failed, "
+                f"{q.get('rows_validated', 0)} new rows validated" + (
+                    f"; failing rules: {', '.join(f'{k} ({v})' for k, v in list(q['failed_rules'].items())[:8])}"
+                    if q.get("failed_rules") else ""))
+    if "retention" in summary:
+        r = summary["retention"]
+        line = f"Retention: {r['status']}"
+        if r.get("blocked_by"):
+            line += f" by gate(s) {', '.join(r['blocked_by'])}"
+            if r.get("plan_id"):
+                line += f" (plan {r['plan_id']}: `fleetdw retention plan`, `fleetdw retention approve {r['plan_id']}`)"
+        line += f"; {r.get('erased_subjects', 0)} subjects erased; post-deletion verification: {r.get('verification')}"
+        c.print(line)
     if summary.get("failed_steps"):
         c.print(f"[red]Failed steps:[/red] {', '.join(summary['failed_steps'])}")
     if demo:
