@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,12 @@ class Outcome:
     verification: str = "not_run"     # passed | failed | not_run
     plan_id: str | None = None
     verification_detail: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)   # seconds per phase (benchmark)
+
+    def lap(self, phase: str, since: float) -> float:
+        t = time.monotonic()
+        self.timings[phase] = round(t - since, 2)
+        return t
 
     def summary(self) -> dict[str, Any]:
         return {"status": self.status, "erased_subjects": self.erased_subjects, "blocked_by": self.blocked_by,
@@ -314,16 +321,22 @@ def _event_links(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> No
                         f"where v.phone in (select phone from _erase_phones)")
 
 
-def matching_lines(path: Path, needle: str) -> set[int] | None:
-    """Line numbers (1-based, physical lines, as the loader numbers them) of a landing file that hold a needle,
-    found by DuckDB's RE2 (gzip read transparently). None when the file cannot be read as lines."""
+def _numbered_lines_sql(path: Path) -> str:
+    """A file's lines numbered exactly as the loader numbers them (DuckDB's reader, gzip transparently)."""
+    return (f"select row_number() over () as n, line from read_csv({_literal(str(path))}, "
+            "columns = {'line': 'VARCHAR'}, header = false, delim = '\x1f', quote = '', escape = '', "
+            "auto_detect = false, max_line_size = 10000000)")
+
+
+def matching_lines(path: Path, needle: str, numbers: set[int] | None = None) -> set[str] | None:
+    """The text of the lines of a landing file that hold a needle or whose number is in ``numbers`` (kept in
+    memory only). None when the file cannot be read as lines."""
     scan = duckdb.connect()
     try:
-        return {n for (n,) in _private(scan, f"""
-            select n from (select row_number() over () as n, line from read_csv({_literal(str(path))},
-                columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '', escape = '',
-                auto_detect = false, max_line_size = 10000000))
-            where regexp_matches(line, {_literal(needle)})""")}
+        scan.execute("create temp table _n as select unnest(?::bigint[]) as n", [sorted(numbers or [])])
+        return {line for (line,) in _private(scan, f"""
+            select line from ({_numbered_lines_sql(path)})
+            where n in (select n from _n) or regexp_matches(line, {_literal(needle)})""")}
     except PrivateQueryError:
         return None
     finally:
@@ -341,13 +354,15 @@ def file_holds(path: Path, needles: set[str]) -> bool:
     return any(n.encode() in data for n in needles)
 
 
-def _rewrite_without(src: Path, tmp: Path, drop: set[int]) -> None:
-    """Stream ``src`` into ``tmp`` without the given physical lines (gzip in, gzip out, fast level)."""
+def _rewrite_without(src: Path, tmp: Path, drop: set[str]) -> None:
+    """Stream ``src`` into ``tmp`` without the lines whose text is in ``drop`` (matched by content, so blank
+    lines the reader skips cannot shift anything; gzip in, gzip out at a fast level)."""
     gz = src.name.endswith(".gz")
+    encoded = {d.encode("utf-8") for d in drop}
     opener = (lambda p, m: gzip.open(p, m, compresslevel=1)) if gz else (lambda p, m: open(p, m))
     with (gzip.open(src, "rb") if gz else open(src, "rb")) as fin, opener(tmp, "wb") as fout:
-        for i, line in enumerate(fin, start=1):
-            if i not in drop:
+        for line in fin:
+            if line.rstrip(b"\r\n") not in encoded:
                 fout.write(line)
 
 
@@ -367,7 +382,7 @@ def _archive_rewrites(con: duckdb.DuckDBPyConnection, settings: Settings, run_id
         src = Path(path)
         if not src.exists():
             return None
-        drop = set(lines) | ((matching_lines(src, needle) or set()) if needle else set())
+        drop = matching_lines(src, needle or "$^", set(lines)) or set()
         tmp = src.with_name(src.name + ERASING_SUFFIX + run_id[:8])
         _rewrite_without(src, tmp, drop)
         return (str(src), "replace", str(tmp))
@@ -405,13 +420,16 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
     work_dir.mkdir(parents=True)
     work, fresh = work_dir / live.name, work_dir / ("fresh_" + live.name)
     outcome = Outcome("applied", plan_id=plan.plan_id, erased_subjects=len(plan.subjects))
+    t = time.monotonic()
     with open_warehouse(settings) as lock:                 # hold the write lock until the swap
         lock.execute("checkpoint")
         shutil.copyfile(live, work)
+        t = outcome.lap("work_copy", t)
         con = duckdb.connect(str(work))
         try:
             con.execute("set TimeZone = 'UTC'")
             final_needles, archive_actions = _erase_in(con, settings, plan, run_id, manifest, outcome)
+            t = time.monotonic()
             _crash_point("after_commit")
             catalog = con.execute("select current_database()").fetchall()[0][0]
             con.execute(f"attach '{fresh}' as fresh_db")
@@ -419,9 +437,11 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
             con.execute("detach fresh_db")
         finally:
             con.close()
+        t = outcome.lap("copy_from_database", t)
         _crash_point("after_copy")
         detail = verify(fresh, final_needles, [Path(t) for _, a, t in archive_actions if a == "replace"],
                         [Path(p) for p, a, _ in archive_actions if a == "delete"])
+        t = outcome.lap("verification", t)
         outcome.verification = "passed" if detail["passed"] else "failed"
         outcome.verification_detail = {k: int(v) for k, v in detail.items()}
         con = duckdb.connect(str(fresh))
@@ -460,6 +480,7 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
               manifest: dict[str, Any], outcome: Outcome) -> tuple[set[str], list]:
     """All table changes in one transaction on the work copy. Returns the identifiers to verify and the file
     actions recorded in that transaction."""
+    clock = time.monotonic()
     ensure_control_tables(con)
     con.execute("create temp table _erase_persons (person_id varchar, pseudonym varchar, reason varchar)")
     con.executemany("insert into _erase_persons values (?, ?, ?)",
@@ -487,8 +508,10 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
         if t.layer == "raw" and {"_load_id", "_line"} <= set(cols[t.relation]):
             con.execute(f"insert into _archive_lines select _load_id, _line from {t.relation} where rowid in "
                         f"(select rid from _sel where tbl = ?)", [t.relation])
+    clock = outcome.lap("select_rows", clock)
     line_needles = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
     archive_actions = _archive_rewrites(con, settings, run_id, line_needles)
+    clock = outcome.lap("archive_rewrite", clock)
 
     audit: list[tuple] = []
     _crash_point("before_transaction")
@@ -516,6 +539,7 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
                     [(run_id, p, a, t) for p, a, t in archive_actions])
     _crash_point("before_commit")
     con.execute("commit")
+    outcome.lap("transaction", clock)
 
     # What must be gone now: the subject's own identifiers, and plates/VINs no other row still refers to.
     final = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
