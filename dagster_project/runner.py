@@ -17,9 +17,13 @@ import dagster as dg
 from dagster_project.resources import open_warehouse
 from dagster_project.settings import Settings, SettingsError
 
+# One run at a time: DuckDB has one writer, so runs the daemon launches (sensor, schedule) queue behind each other.
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 
 

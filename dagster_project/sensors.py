@@ -20,7 +20,7 @@ def pending_files(warehouse: WarehouseResource) -> list[tuple[float, str]]:
     return sorted(out)
 
 
-@dg.sensor(job_name="fleetdw_pipeline", minimum_interval_seconds=60,
+@dg.sensor(job_name="fleetdw_pipeline", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts the pipeline when files newer than the last seen one land.")
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
     since = float(context.cursor) if context.cursor else 0.0
@@ -29,6 +29,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         return dg.SensorResult(skip_reason=dg.SkipReason("no new landing files"))
     run_key = hashlib.sha256("\n".join(f"{m}:{n}" for m, n in new).encode()).hexdigest()[:16]
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=run_key, tags={"fleetdw/trigger": "landing", "fleetdw/files": str(len(new))})],
+        run_requests=[dg.RunRequest(run_key=run_key,
+                                    tags={"fleetdw/trigger": "landing", "fleetdw/files": str(len(new))})],
         cursor=str(max(m for m, _ in new)),
     )
