@@ -1,20 +1,22 @@
-"""Everything Dagster knows about fleetdw, assembled in one place from the modules of
-``dagster_project.assets`` (see that package's docstring)."""
+"""Everything Dagster knows about fleetdw, listed in one place. The wiring is in ``dagster_project.defs``; the
+logic it calls is plain Python in the domain packages (``ingest``, ``privacy``, ``quality``, ``retention``)."""
 
 import dagster as dg
 
-from dagster_project.assets import collect, collect_resources
-from dagster_project.jobs import pipeline_job
-from dagster_project.resources import WarehouseResource
-from dagster_project.schedules import daily_schedule
-from dagster_project.sensors import landing_sensor
+from dagster_project.defs import privacy, quality, raw, retention
+from dagster_project.defs.dbt import dbt_resource, warehouse_dbt
+from dagster_project.defs.jobs import pipeline_job
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.schedules import daily_schedule
+from dagster_project.defs.sensors import landing_sensor
 
 defs = dg.Definitions(
-    assets=collect("ASSETS"),
-    asset_checks=collect("ASSET_CHECKS"),
-    jobs=[pipeline_job, *collect("JOBS")],
-    schedules=[daily_schedule, *collect("SCHEDULES")],
-    sensors=[landing_sensor, *collect("SENSORS")],
-    resources={"warehouse": WarehouseResource(), **collect_resources()},
+    assets=[*raw.RAW_ASSETS, warehouse_dbt, *privacy.ASSETS, quality.quality_expectations,
+            retention.retention_plan, retention.retention_erasure],
+    asset_checks=privacy.CHECKS,
+    jobs=[pipeline_job, privacy.segment_export_job],
+    schedules=[daily_schedule],
+    sensors=[landing_sensor],
+    resources={"warehouse": WarehouseResource(home=dg.EnvVar("FLEETDW_HOME")), "dbt": dbt_resource()},
     executor=dg.in_process_executor,
 )

@@ -93,6 +93,10 @@ class SourceOutcome:
             "rows_quarantined": self.rows_quarantined,
             "quarantine_reasons": self.quarantine_reasons,
             "drift_columns": sorted({c for f in self.files for c in f.drift_columns}),
+            # file names and fixed reasons (never a file's content), in load order
+            "rejected_files": [{"file": f.file, "reason": f.reason} for f in self.files if f.status == "rejected"],
+            "drift_files": [{"file": f.file, "columns": list(f.drift_columns)} for f in self.files
+                            if f.drift_columns],
         }
 
     def to_dict(self) -> dict:

@@ -102,7 +102,7 @@ def test_human_summary_shows_counts_reasons_and_next_steps(first_run):
 def _human_summary(home: Path, summary: dict) -> str:
     from rich.console import Console
 
-    from dagster_project import console
+    from dagster_project.cli import console
     from dagster_project.settings import Settings
 
     capture = Console(width=200, record=True, file=open(os.devnull, "w"))

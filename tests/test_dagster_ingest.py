@@ -8,8 +8,8 @@ import time
 import dagster as dg
 
 from dagster_project.definitions import defs
-from dagster_project.resources import WarehouseResource
-from dagster_project.sensors import landing_sensor
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.sensors import landing_sensor
 from ingest.contracts import SOURCE_NAMES
 
 
@@ -88,18 +88,14 @@ def test_dbt_tests_are_asset_checks():
     assert any(name.startswith("not_null_") for name in check_names)
 
 
-def test_dbt_run_results_summary_counts_models_and_tests():
-    from dagster_project.assets.warehouse import summarise_run_results
+def test_models_in_error_are_named_from_dbt_run_results():
+    from dagster_project.defs.dbt import model_errors
 
     results = {"results": [
         {"unique_id": "model.fleetdw.dim_company", "status": "success"},
         {"unique_id": "model.fleetdw.dim_vehicle", "status": "error"},
-        {"unique_id": "seed.fleetdw.fuel_emission_factors", "status": "success"},
-        {"unique_id": "test.fleetdw.unique_dim_company_business_id.abc", "status": "pass"},
-        {"unique_id": "test.fleetdw.not_null_dim_vehicle_vin.def", "status": "fail"},
-        {"unique_id": "test.fleetdw.accepted_values_x.ghi", "status": "warn"},
-        {"unique_id": "unit_test.fleetdw.web_sessions.split_at_31_minutes", "status": "pass"},
+        {"unique_id": "seed.fleetdw.fuel_emission_factors", "status": "error"},
+        {"unique_id": "test.fleetdw.not_null_dim_vehicle_vin.def", "status": "error"},
+        {"unique_id": "unit_test.fleetdw.web_sessions.split_at_31_minutes", "status": "fail"},
     ]}
-    assert summarise_run_results(results) == {
-        "models_built": 2, "tests_passed": 3, "tests_failed": 1,
-        "failed_names": ["not_null_dim_vehicle_vin"], "model_errors": ["dim_vehicle"]}
+    assert model_errors(results) == ["dim_vehicle", "fuel_emission_factors"]

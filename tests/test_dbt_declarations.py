@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.declarations import Finding, check_declarations, declarations, load_manifest
+from dagster_project.privacy.declarations import Finding, check_declarations, declarations, load_manifest
 from tests.dbt_fixtures.fixtures import BuiltFleet, built_fleet  # noqa: F401  (session fixture)
 from tests.dbt_fixtures.harness import DBT_DIR, run_dbt
 

@@ -29,7 +29,7 @@ import phonenumbers
 import pytest
 from filelock import FileLock
 
-from ingest.declarations import VALUE_PATTERNS, scan_values
+from dagster_project.privacy.declarations import VALUE_PATTERNS, scan_values
 from ingest.generate import generate_landing
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def fleetdw(home: Path, *args: str, check: bool = True) -> Result:
     command changes (DAGSTER_HOME, FLEETDW_*) is restored afterwards."""
     from click.testing import CliRunner
 
-    from dagster_project.cli import cli
+    from dagster_project.cli.main import cli
 
     saved = dict(os.environ)
     try:
@@ -294,12 +294,12 @@ PROFILING_TABLES = ("customer_profile", "vehicle_usage_profile", "renewal_offer_
 
 
 def _manifest():
-    from dagster_project.assets.privacy import load_manifest
+    from dagster_project.manifest import load_manifest
     return load_manifest()
 
 
 def test_profiling_holds_no_direct_identifier(home: Path):
-    from dagster_project.assets.privacy import direct_identifier_findings
+    from dagster_project.privacy.audit import direct_identifier_findings
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
@@ -314,7 +314,7 @@ def test_profiling_holds_no_direct_identifier(home: Path):
 
 
 def test_profiling_tables_are_k_anonymous(home: Path):
-    from dagster_project.assets.privacy import k_anonymity_violations
+    from dagster_project.privacy.audit import k_anonymity_violations
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:

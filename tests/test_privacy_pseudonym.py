@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.pseudonym import KEY_ENV, load_key, pseudonym, set_key_variables, sql_expression
+from dagster_project.privacy.pseudonym import KEY_ENV, load_key, pseudonym, set_key_variables, sql_expression
 
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
 OTHER_KEY = bytes.fromhex("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100")

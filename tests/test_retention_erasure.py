@@ -54,7 +54,7 @@ def _customer_with_fuel(home: Home) -> str:
 
 
 def _request(home: Home, person_id: str) -> None:
-    from dagster_project.resources import open_warehouse
+    from dagster_project.warehouse import open_warehouse
     from dagster_project.retention.control import record_erasure_request
 
     with open_warehouse(home.settings) as con:

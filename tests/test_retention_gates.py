@@ -75,7 +75,7 @@ def test_protected_subject_in_a_plan_fails_the_gate(home: Home):
 
 
 def test_volume_over_limit_blocks_until_the_exact_plan_is_approved(home: Home):
-    from dagster_project.resources import open_warehouse
+    from dagster_project.warehouse import open_warehouse
     from dagster_project.retention.control import record_approval
 
     due = persons_without_contracts(home, 6)          # 6 of 150 = 4 % > 2 %
@@ -114,7 +114,7 @@ def test_boundary_ten_years_and_a_day_is_erased_ten_years_less_a_day_is_kept(hom
 
 
 def test_legal_hold_and_active_driver_contract_protect(home: Home):
-    from dagster_project.resources import open_warehouse
+    from dagster_project.warehouse import open_warehouse
     from dagster_project.retention.control import record_hold
 
     held, = persons_without_contracts(home, 1)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dagster_project.resources import open_warehouse
+from dagster_project.warehouse import open_warehouse
 from dagster_project.retention.policy import GATES, POLICIES
 from dagster_project.settings import Settings
 

@@ -1,4 +1,4 @@
-"""Control tables of retention in schema ``ops`` (besides the shared ones of ``ingest/ops_tables.py``).
+"""Control tables of retention in schema ``ops`` (besides the shared ones of ``dagster_project/privacy/ops_tables.py``).
 
 None of them holds a direct identifier of a customer: plans, audit rows, verification results and the DSAR log
 are keyed by pseudonym. ``ops.legal_holds`` and ``ops.erasure_requests`` hold a person_id while they are open:
@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
+
+from dagster_project.privacy.ops_tables import ensure_ops_tables
 
 RETENTION_DDL: dict[str, str] = {
     "legal_holds": """create table if not exists ops.legal_holds (
@@ -44,7 +46,7 @@ RETENTION_DDL: dict[str, str] = {
         expectations bigint, failed bigint, failed_rules varchar[], success boolean not null)""",
 }
 
-# Personal-data declarations of the retention control tables, in the shape of ingest/ops_tables.py.
+# Personal-data declarations of the retention control tables, in the shape of dagster_project/privacy/ops_tables.py.
 _KEY_DELETE = {"personal_data": {"category": "user.unique_id", "subject": "person", "identifier": "key",
                                  "erasure": "delete"}}
 _PSEUDO_KEEP = {"personal_data": {"category": "user.unique_id.pseudonymous", "subject": "person",
@@ -64,14 +66,7 @@ def now() -> datetime:
 
 def ensure_control_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The shared ops tables (erasure requests, segment exports, reviews) and retention's own."""
-    try:
-        from ingest.ops_tables import ensure_ops_tables
-        ensure_ops_tables(con)
-    except ImportError:  # pragma: no cover - the privacy layer is not installed
-        con.execute("create schema if not exists ops")
-        con.execute("""create table if not exists ops.erasure_requests (person_id varchar not null,
-            requested_at timestamptz not null, reason varchar, executed_at timestamptz)""")
-    con.execute("create schema if not exists ops")
+    ensure_ops_tables(con)
     for ddl in RETENTION_DDL.values():
         con.execute(ddl)
 

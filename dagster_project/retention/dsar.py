@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.resources import open_warehouse
+from dagster_project.warehouse import open_warehouse
 from dagster_project.retention.control import ensure_control_tables, now, person_exists
 from dagster_project.settings import Settings
 
@@ -63,7 +63,7 @@ def collect(con: duckdb.DuckDBPyConnection, person_id: str, pseudonym: str, mani
             ) -> dict[str, list[dict[str, Any]]]:
     from dagster_project.retention.erasure import _columns, _event_links, _select
     from dagster_project.retention.targets import _list, all_targets
-    from ingest.declarations import relation_nodes, subject_of
+    from dagster_project.privacy.declarations import relation_nodes, subject_of
 
     con.execute("create or replace temp table _erase_persons as select ?::varchar as person_id, "
                 "?::varchar as pseudonym, 'access' as reason", [person_id, pseudonym])
@@ -98,7 +98,7 @@ def collect(con: duckdb.DuckDBPyConnection, person_id: str, pseudonym: str, mani
 
 
 def export_person(settings: Settings, person_id: str, out: Path) -> dict[str, int]:
-    from dagster_project.retention.erasure import load_manifest
+    from dagster_project.manifest import load_manifest
     from dagster_project.retention.plan import pseudonymiser
 
     manifest = load_manifest()

@@ -30,7 +30,8 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.resources import open_warehouse
+from dagster_project.manifest import load_manifest
+from dagster_project.warehouse import open_warehouse
 from dagster_project.retention import policy as P
 from dagster_project.retention.control import ensure_control_tables, now
 from dagster_project.retention.plan import Plan, blocked_by, compute_plan, evaluate_gates, save_plan
@@ -67,12 +68,6 @@ class Outcome:
 def _crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         os._exit(71)
-
-
-def load_manifest() -> dict[str, Any]:
-    from dagster_project.assets.warehouse import ensure_manifest
-
-    return json.loads(Path(ensure_manifest()).read_text())
 
 
 # --- recovery of an interrupted erasure ------------------------------------------------------------------------

@@ -68,8 +68,8 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
 
 
 def pseudonymiser(home: Path):
-    """``f(person_id) -> pseudonym`` under the warehouse's pseudonym key (``ingest.pseudonym``)."""
-    from ingest.pseudonym import load_key, pseudonym
+    """``f(person_id) -> pseudonym`` under the warehouse's pseudonym key (``dagster_project.privacy.pseudonym``)."""
+    from dagster_project.privacy.pseudonym import load_key, pseudonym
 
     key = load_key(home)
     return lambda person_id: pseudonym(key, "person", person_id)

@@ -1,11 +1,11 @@
 """Where a subject's data lives: erasure targets derived from the personal-data declarations.
 
 * dbt relations: the column ``meta.personal_data`` declarations and model ``subject_key``/``subject_path`` of the
-  manifest (``ingest/declarations.py``). Only tables are touched; views (staging, intermediate views) show
+  manifest (``dagster_project/privacy/declarations.py``). Only tables are touched; views (staging, intermediate views) show
   whatever their tables hold.
 * the raw layer: a raw table inherits the declarations of the staging model built on it (same column names),
   plus :data:`RAW_ONLY` for the raw columns staging renames or drops.
-* the control tables: ``ingest.ops_tables.OPS_TABLES`` and retention's own ``RETENTION_TABLES``.
+* the control tables: ``dagster_project.privacy.ops_tables.OPS_TABLES`` and retention's own ``RETENTION_TABLES``.
 
 A target says which column matches a subject (a person id, a pseudonym or a cookie id) and what happens to the
 matched row: ``delete`` it, or ``anonymise`` it (the listed columns become NULL; in a control table a key column
@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from ingest.declarations import column_declaration, relation_nodes, subject_of
+from dagster_project.privacy.declarations import column_declaration, relation_nodes, subject_of
 
 # Raw columns that staging renames or drops (declared here, in the same shape as the dbt declarations).
 RAW_ONLY: dict[str, dict[str, dict[str, str]]] = {
@@ -168,13 +168,10 @@ def raw_targets(manifest: dict[str, Any], tables: dict[str, dict[str, str]]) -> 
 def ops_targets(tables: dict[str, dict[str, str]]) -> list[Target]:
     from dagster_project.retention.control import RETENTION_TABLES
 
-    declared: dict[str, dict[str, Any]] = {}
-    try:
-        from ingest.ops_tables import OPS_TABLES
-        for t in OPS_TABLES.values():
-            declared[t.name] = {"subject_key": t.subject_key, "columns": t.columns}
-    except ImportError:  # pragma: no cover
-        pass
+    from dagster_project.privacy.ops_tables import OPS_TABLES
+
+    declared: dict[str, dict[str, Any]] = {t.name: {"subject_key": t.subject_key, "columns": t.columns}
+                                           for t in OPS_TABLES.values()}
     declared.update(RETENTION_TABLES)
     out = []
     for name, spec in declared.items():

@@ -65,7 +65,7 @@ def main() -> None:
         print(f"pipeline run: {time.time() - t:.1f} s, status {summary.get('status')}, "
               f"retention {summary.get('retention')}", flush=True)
 
-    from dagster_project.resources import open_warehouse
+    from dagster_project.warehouse import open_warehouse
     from dagster_project.retention.control import record_erasure_request
     from dagster_project.retention.erasure import load_manifest, run_retention
     from dagster_project.settings import Settings

@@ -10,34 +10,10 @@ from typing import Any
 
 import click
 
-from dagster_project.commands import register_all
-from dagster_project.console import print_summary, progress_callback
-from dagster_project.resources import WarehouseLocked
-from dagster_project.settings import Settings, SettingsError, parse_as_of
-
-USER_ERRORS = (SettingsError, WarehouseLocked, FileNotFoundError, FileExistsError, PermissionError, LookupError)
-
-
-class UserError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"fleetdw: error: {self.message}", err=True)
-
-
-def common_options(f):
-    f = click.option("--as-of", "as_of", envvar="FLEETDW_AS_OF", default=None,
-                     help="The run's clock, YYYY-MM-DD (default: today in Helsinki).")(f)
-    f = click.option("--landing", envvar="FLEETDW_LANDING", default=None, help="Landing directory.")(f)
-    f = click.option("--warehouse", envvar="FLEETDW_WAREHOUSE", default=None, help="DuckDB warehouse file.")(f)
-    f = click.option("--home", envvar="FLEETDW_HOME", default=None,
-                     help="fleetdw home: warehouse, archive, Dagster storage, reports (default ./.fleetdw).")(f)
-    return f
-
-
-def settings_from(opts: dict[str, Any]) -> Settings:
-    return Settings.resolve(opts.get("home"), opts.get("warehouse"), opts.get("landing"), opts.get("as_of"))
-
+from dagster_project.cli import dsar, holds, publish, quality, retention, review, segments
+from dagster_project.cli.console import print_summary, progress_callback
+from dagster_project.cli.options import USER_ERRORS, UserError, common_options, settings_from
+from dagster_project.settings import Settings, parse_as_of
 
 class FleetGroup(click.Group):
     """Turns known user errors raised anywhere below into one-line messages."""
@@ -80,7 +56,7 @@ def generate(out: Path, persons: int, seed: int, as_of: str | None, days: int, f
 
 
 def _run(settings: Settings) -> dict[str, Any]:
-    from dagster_project.pipeline import run_pipeline
+    from dagster_project.defs.runs import run_pipeline
 
     return run_pipeline(settings)
 
@@ -114,17 +90,10 @@ def demo(persons: int, seed: int, **opts: Any) -> None:
         sys.exit(1)
 
 
-if __name__ != "__main__":
-    # Command modules import this module's helpers; registering from a second copy of it (``python -m``) would
-    # import them while they are half-initialised.
-    register_all(cli)
+for command in (segments.segments_group, publish.publish_command, review.review_group, holds.erase, holds.hold,
+                holds.release, retention.retention_group, dsar.dsar_group, quality.quality_group):
+    cli.add_command(command)
 
 
 def main() -> None:
     cli(prog_name="fleetdw")
-
-
-if __name__ == "__main__":
-    from dagster_project.cli import main as canonical_main  # the importable copy, with every command registered
-
-    canonical_main()

@@ -106,12 +106,13 @@ def relation_nodes(manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield node
 
 
-def _meta(obj: dict[str, Any]) -> dict[str, Any]:
-    return {**(obj.get("config", {}) or {}).get("meta", {}), **(obj.get("meta") or {})}
+def model_meta(obj: dict[str, Any]) -> dict[str, Any]:
+    """The meta of a node or column: its config's meta overlaid with its own."""
+    return {**((obj.get("config", {}) or {}).get("meta") or {}), **(obj.get("meta") or {})}
 
 
 def column_declaration(column: dict[str, Any]) -> dict[str, Any] | None:
-    return _meta(column).get("personal_data")
+    return model_meta(column).get("personal_data")
 
 
 def declarations(manifest: dict[str, Any]) -> list[Declaration]:
@@ -130,7 +131,7 @@ def declarations(manifest: dict[str, Any]) -> list[Declaration]:
 
 def subject_of(node: dict[str, Any]) -> dict[str, Any]:
     """The model-level subject declaration: ``{'subject_key': ...}`` and/or ``{'subject_path': ...}``."""
-    meta = _meta(node)
+    meta = model_meta(node)
     return {k: meta[k] for k in ("subject_key", "subject_path") if k in meta}
 
 

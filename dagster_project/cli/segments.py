@@ -11,14 +11,10 @@ from typing import Any
 
 import click
 
-from dagster_project.cli import common_options, settings_from
+from dagster_project.cli.options import common_options, settings_from
 from dagster_project.settings import SettingsError
 
 CHANNELS = ("email", "sms", "phone", "post")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(segments_group)
 
 
 @click.group("segments")
@@ -29,7 +25,7 @@ def segments_group() -> None:
 @segments_group.command("list")
 def list_segments() -> None:
     """The segments marketing can export, with their extra columns."""
-    from dagster_project.assets.privacy import segments
+    from dagster_project.privacy.segments import segments
 
     for seg in segments().values():
         click.echo(f"{seg.name:<18} {seg.description}")
@@ -43,9 +39,9 @@ def list_segments() -> None:
 @common_options
 def export(segment: str, channel: str, out: Path, **opts: Any) -> None:
     """Export the persons of SEGMENT eligible on CHANNEL as CSV (person_id, channel, contact, segment columns)."""
-    from dagster_project.assets.privacy import built_as_of, segments
-    from dagster_project.resources import open_warehouse
-    from dagster_project.runner import execute
+    from dagster_project.privacy.segments import built_as_of, segments
+    from dagster_project.warehouse import open_warehouse
+    from dagster_project.defs.runs import execute
 
     settings = settings_from(opts)
     known = segments()

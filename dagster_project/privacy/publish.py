@@ -1,4 +1,4 @@
-"""``fleetdw publish --out FILE.duckdb``: the analyst copy — marts and profiling tables only, in a separate DuckDB
+"""The analyst copy (``fleetdw publish --out FILE.duckdb``) — marts and profiling tables only, in a separate DuckDB
 file, driven by the personal-data declarations (an allow-list, never a deny-list):
 
 * tables: models and seeds of the schemas ``marts`` and ``profiling`` whose model meta does not say
@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import duckdb
 
-from dagster_project.cli import common_options, settings_from
+from dagster_project.manifest import load_manifest
+from dagster_project.privacy.declarations import column_declaration, model_meta, relation_nodes
+from dagster_project.privacy.pseudonym import load_key, set_key_variables, sql_expression
+from dagster_project.warehouse import locked_error
 
 PUBLISHED_SCHEMAS = ("marts", "profiling")
 VEHICLE_CATEGORIES = ("user.government_id.vehicle_registration", "user.vehicle.vin")
@@ -51,12 +53,9 @@ def column_rule(decl: Any) -> str:
 
 
 def publish_plan(manifest: dict[str, Any], con, catalog: str) -> PublishPlan:
-    from ingest.declarations import column_declaration, relation_nodes
-    from ingest.pseudonym import sql_expression
-
     plan = PublishPlan()
     for node in relation_nodes(manifest):
-        meta = {**(node.get("config", {}).get("meta") or {}), **(node.get("meta") or {})}
+        meta = model_meta(node)
         if node["schema"] not in PUBLISHED_SCHEMAS or meta.get("publish") is False:
             continue
         name = node.get("alias") or node["name"]
@@ -81,10 +80,6 @@ def publish_plan(manifest: dict[str, Any], con, catalog: str) -> PublishPlan:
 
 
 def publish(settings, out: Path, force: bool = False) -> PublishPlan:
-    from dagster_project.assets.privacy import load_manifest
-    from dagster_project.resources import WarehouseLocked
-    from ingest.pseudonym import load_key, set_key_variables
-
     out = out.expanduser().absolute()
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists (use --force to replace it)")
@@ -104,8 +99,9 @@ def publish(settings, out: Path, force: bool = False) -> PublishPlan:
         try:
             con.execute("attach ? as wh (read_only)", [str(settings.warehouse)])
         except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise WarehouseLocked(f"the warehouse {settings.warehouse} is locked by another process") from None
+            locked = locked_error(settings, exc)
+            if locked:
+                raise locked from None
             raise
         con.execute("use wh")
         plan = publish_plan(manifest, con, "wh")
@@ -119,19 +115,3 @@ def publish(settings, out: Path, force: bool = False) -> PublishPlan:
         con.close()
     os.replace(tmp, out)
     return plan
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(publish_command)
-
-
-@click.command("publish")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The analyst copy to write (a DuckDB file).")
-@click.option("--force", is_flag=True, help="Replace the file if it exists.")
-@common_options
-def publish_command(out: Path, force: bool, **opts: Any) -> None:
-    """Write an analyst copy: marts and profiling only, pseudonymised, no direct identifier."""
-    plan = publish(settings_from(opts), out, force)
-    click.echo(f"published {len(plan.tables)} tables to {out.expanduser().absolute()}: "
-               f"{plan.pseudonymised} key columns pseudonymised, {plan.dropped} identifying columns left out")

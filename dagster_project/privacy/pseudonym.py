@@ -12,7 +12,7 @@ Inputs are domain-separated (``person:``, ``vehicle:``, ``company:``), so a pers
 be equal never share a pseudonym. The same key gives the same pseudonym in every table and run; another key gives
 unlinkable ones.
 
-For dbt, :class:`Plugin` is a dbt-duckdb plugin (``plugins: [{module: ingest.pseudonym}]`` in profiles.yml): it sets
+For dbt, :class:`Plugin` is a dbt-duckdb plugin (``plugins: [{module: dagster_project.privacy.pseudonym}]`` in profiles.yml): it sets
 the variables on dbt's connection and on every cursor dbt opens, so compiled SQL only says ``getvariable(...)``.
 """
 
@@ -25,6 +25,8 @@ import secrets
 import sys
 from pathlib import Path
 from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
 
 KEY_ENV = "FLEETDW_PSEUDONYM_KEY"
 KEY_FILE = Path("secrets") / "pseudonym.key"
@@ -112,21 +114,16 @@ def sql_expression(domain: str, expr: str) -> str:
             f"unhex(sha256(getvariable('{IPAD_VARIABLE}') || encode('{domain}:' || cast(({expr}) as varchar))))) end)")
 
 
-try:  # the dbt-duckdb plugin; dbt is optional for the rest of this module
-    from dbt.adapters.duckdb.plugins import BasePlugin
-except ImportError:  # pragma: no cover
-    BasePlugin = object  # type: ignore[assignment,misc]
-
-
-class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
+class Plugin(BasePlugin):
     """dbt-duckdb plugin: the pseudonym key's pads as session variables on dbt's connection and its cursors."""
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self._key: bytes | None = None
+        self._home = (plugin_config or {}).get("home") or None
 
     def _load(self) -> bytes:
         if self._key is None:
-            self._key = load_key()
+            self._key = load_key(self._home)
         return self._key
 
     def configure_connection(self, conn: Any) -> None:

@@ -1,6 +1,6 @@
 """The warehouse's own control tables (schema ``ops``), which dbt does not build: their DDL and their
 personal-data declarations, in the same shape as the dbt column ``meta.personal_data`` (see
-``ingest/declarations.py``), so that erasure and access requests are driven by the same kind of declaration.
+``dagster_project/privacy/declarations.py``), so that erasure and access requests are driven by the same kind of declaration.
 
 * ``ops.erasure_requests`` — Art. 17 requests, recorded by ``fleetdw erase`` and executed by the next run.
   The privacy models read it (``privacy_erased_persons``): a person with a request is never eligible for

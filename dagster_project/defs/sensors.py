@@ -5,7 +5,7 @@ import hashlib
 
 import dagster as dg
 
-from dagster_project.resources import WarehouseResource
+from dagster_project.defs.resources import WarehouseResource
 from ingest.contracts import SOURCES
 from ingest.loader import landing_files
 

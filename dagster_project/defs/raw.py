@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from dagster_project.resources import WarehouseResource
+from dagster_project.defs.resources import WarehouseResource
 from ingest.contracts import SOURCES, Source
 from ingest.loader import LoadContext, Loader
 
@@ -39,10 +39,11 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             "rows_quarantined": meta["rows_quarantined"],
             "quarantine_reasons": dg.MetadataValue.json(meta["quarantine_reasons"]),
             "drift_columns": dg.MetadataValue.json(meta["drift_columns"]),
+            "rejected_files": dg.MetadataValue.json(meta["rejected_files"]),
+            "drift_files": dg.MetadataValue.json(meta["drift_files"]),
         })
 
     return _raw
 
 
 RAW_ASSETS = [build_raw_asset(s) for s in SOURCES.values()]
-ASSETS = RAW_ASSETS

@@ -2,16 +2,16 @@
 
 One asset ``quality/expectations`` runs after the dbt build; each suite is one (non-blocking) asset check whose
 metadata carries rows, expectation and failure counts and the names of the failed rules, never a value. The
-retention gates (``dagster_project/assets/retention.py``) are the blocking ones.
+retention gates (``dagster_project/defs/retention.py``) are the blocking ones.
 """
 
 
 import dagster as dg
 
-from dagster_project.assets.warehouse import warehouse_dbt
+from dagster_project.defs.dbt import warehouse_dbt
 from dagster_project.quality.suites import all_suites
-from dagster_project.resources import WarehouseResource
-from dagster_project.settings import Settings
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.quality.runner import run_suites
 
 QUALITY_KEY = dg.AssetKey(["quality", "expectations"])
 SUITE_NAMES = list(all_suites())
@@ -28,8 +28,6 @@ SUITE_NAMES = list(all_suites())
                  for name in SUITE_NAMES],
 )
 def quality_expectations(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from dagster_project.quality.runner import run_suites
-
     settings = warehouse.settings()
     with warehouse.connect() as con:
         results = run_suites(con, settings.home, context.run.run_id, settings.as_of)
@@ -42,23 +40,3 @@ def quality_expectations(context: dg.AssetExecutionContext, warehouse: Warehouse
         yield dg.AssetCheckResult(check_name=r.suite, passed=r.success, severity=dg.AssetCheckSeverity.WARN,
                                   metadata={**{k: v for k, v in meta.items() if k != "failed_rules"},
                                             "failed_rules": dg.MetadataValue.json(meta["failed_rules"])})
-
-
-ASSETS = [quality_expectations]
-
-
-def summarise(settings: Settings, run_id: str) -> dict:
-    from dagster_project.resources import open_warehouse
-
-    try:
-        with open_warehouse(settings, read_only=True) as con:
-            rows = con.execute("select suite, rows, failed, failed_rules from ops.quality_results where run_id = ? "
-                               "order by suite", [run_id]).fetchall()
-    except Exception:  # noqa: BLE001 - no warehouse or no quality table yet
-        rows = []
-    return {"quality": {
-        "suites": len(rows),
-        "suites_failed": sum(1 for r in rows if r[2]),
-        "rows_validated": int(sum(r[1] or 0 for r in rows)),
-        "failed_rules": {r[0]: list(r[3]) for r in rows if r[2]},
-    }}

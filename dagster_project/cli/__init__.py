@@ -1,0 +1,1 @@
+"""The ``fleetdw`` command (``dagster_project.cli.main:main``)."""

@@ -1,0 +1,3 @@
+from dagster_project.cli.main import main
+
+main()

@@ -1,0 +1,79 @@
+"""``fleetdw retention plan`` (dry run: who is due, as pseudonyms and counts, and every gate's state) and
+``fleetdw retention approve PLAN_ID`` (a steward releases exactly that plan past the volume gate)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Any
+
+import click
+
+from dagster_project.cli.options import common_options, settings_from
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """Retention policy: plan and approve deletions."""
+
+
+@retention_group.command("plan")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--show-subjects", is_flag=True, help="List the pseudonyms of the subjects due.")
+def plan_cmd(as_json: bool, show_subjects: bool, **opts: Any) -> None:
+    """Dry run: who is due as of --as-of, why, and which gates pass or fail. Deletes nothing."""
+    from dagster_project.warehouse import open_warehouse
+    from dagster_project.retention.plan import compute_plan, evaluate_gates, save_plan
+    from dagster_project.retention.policy import POLICIES
+
+    settings = settings_from(opts)
+    with open_warehouse(settings) as con:
+        plan = compute_plan(con, settings.as_of, settings.home)
+        gates = evaluate_gates(con, plan)
+        plan_id = save_plan(con, plan, gates, None)
+    out = {
+        "as_of": settings.as_of.isoformat(), "plan_id": plan_id, "persons": plan.persons,
+        "subjects_due": len(plan.subjects), "by_reason": plan.by_reason, "protected": plan.protected,
+        "shorter_policies": plan.shorter,
+        "gates": [{"name": g.name, "passed": g.passed, **g.metadata} for g in gates],
+        "blocked_by": [g.name for g in gates if not g.passed],
+    }
+    if show_subjects:
+        out["subjects"] = sorted(f"{plan.pseudonyms[p]}:{r}" for p, r in plan.subjects.items())
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    click.echo(f"retention plan {plan_id} as of {out['as_of']}: {out['subjects_due']} of {plan.persons} persons due")
+    for reason, n in plan.by_reason.items():
+        click.echo(f"  due by {reason}: {n}")
+    for reason, n in plan.protected.items():
+        click.echo(f"  kept, {reason}: {n}")
+    for policy in POLICIES:
+        if policy.name in plan.shorter:
+            click.echo(f"  {policy.what} after {policy.period}: {plan.shorter[policy.name]}")
+    click.echo("gates:")
+    for g in gates:
+        detail = ", ".join(f"{k}={v}" for k, v in g.metadata.items())
+        click.echo(f"  [{'pass' if g.passed else 'FAIL'}] {g.name}: {detail}")
+    if out["blocked_by"]:
+        click.echo(f"blocked by: {', '.join(out['blocked_by'])}")
+        if out["blocked_by"] == ["volume_within_limit"]:
+            click.echo(f"a steward may approve this exact plan: fleetdw retention approve {plan_id}")
+    for line in out.get("subjects", []):
+        click.echo(f"  {line}")
+
+
+@retention_group.command("approve")
+@click.argument("plan_id")
+@common_options
+def approve(plan_id: str, **opts: Any) -> None:
+    """Approve a plan the volume gate blocked; only exactly that set of subjects is released."""
+    from dagster_project.warehouse import open_warehouse
+    from dagster_project.retention.control import record_approval
+
+    settings = settings_from(opts)
+    with open_warehouse(settings) as con:
+        if not record_approval(con, plan_id, getpass.getuser()):
+            raise LookupError(f"unknown plan {plan_id}: run `fleetdw retention plan` first")
+    click.echo(f"plan {plan_id} approved; the next run erases it if the other gates pass and its subjects are unchanged")

@@ -1,0 +1,68 @@
+"""The dbt project as Dagster assets downstream of the raw assets; dbt tests become asset checks.
+
+``dbt_project`` is dagster-dbt's ``DbtProject``; its manifest is parsed on demand — only when missing or older
+than a project file (``dagster_project.manifest``) — so it is never committed and never stale. ``dbt build`` runs in a subprocess while no other connection to the DuckDB file is open (the in-process
+executor runs one step at a time); the warehouse file reaches dbt's profile as a var.
+"""
+
+import json
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.manifest import DBT_DIR, dbt_executable, ensure_manifest
+
+
+dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+# The manifest must exist before ``@dbt_assets`` reads it. Parsing happens only when it is missing or stale
+# (in ``dagster dev``, a CLI run and tests alike), under a lock; a fresh manifest costs a stat of the project files.
+ensure_manifest()
+
+
+class FleetDbtTranslator(DagsterDbtTranslator):
+    """dbt sources ``raw.<source>`` and ``raw.<source>_current`` are the raw asset of that source."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["source_name"] == "raw":
+            return dg.AssetKey(["raw", dbt_resource_props["name"].removesuffix("_current")])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "warehouse"
+
+
+TRANSLATOR = FleetDbtTranslator(settings=DagsterDbtTranslatorSettings(
+    enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+
+
+def model_errors(run_results: dict) -> list[str]:
+    """Models, seeds and snapshots that did not build (names only)."""
+    return sorted(r["unique_id"].split(".")[-1] for r in run_results.get("results", [])
+                  if r["unique_id"].startswith(("model.", "snapshot.", "seed.")) and r["status"] == "error")
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR)
+def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    # No dbt log file: a failing model's message can quote a value, and logs hold no personal data.
+    invocation = dbt.cli(["--log-level-file", "none", "build", "--vars",
+                          json.dumps({"as_of": settings.as_of.isoformat(), "warehouse": str(settings.warehouse),
+                                      "home": str(settings.home)})],
+                         context=context, raise_on_error=False)
+    yield from invocation.stream()
+    errors = model_errors(invocation.get_artifact("run_results.json"))
+    if errors or not invocation.is_successful() and not _tests_failed(invocation):
+        # A model that does not build is a failure of the pipeline; a failing data test is a finding.
+        raise dg.Failure(f"dbt build failed: {len(errors)} model(s) in error", metadata={"models_in_error": errors})
+
+
+def _tests_failed(invocation) -> bool:
+    return any(r["unique_id"].startswith(("test.", "unit_test.")) and r["status"] in ("fail", "error")
+               for r in invocation.get_artifact("run_results.json").get("results", []))
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR), dbt_executable=dbt_executable())

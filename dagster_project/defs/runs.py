@@ -1,0 +1,175 @@
+"""Runs Dagster jobs in this process against the persistent instance under ``<home>/dagster``, and reads the run
+summary of ``fleetdw run`` from the run's own events (materialisation and check metadata) — counts, file names and
+reasons only, never a row's values.
+
+``fleetdw run`` and every other command that changes the warehouse through a job go through :func:`execute`, so
+their runs show in ``dagster dev`` like scheduled ones. The run configuration holds paths and the as-of date only:
+never a person's identifier.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
+
+from dagster_project.defs.dbt import warehouse_dbt
+from dagster_project.defs.privacy import AUDIT_KEY
+from dagster_project.defs.quality import QUALITY_KEY
+from dagster_project.defs.raw import raw_asset_key
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.retention import ERASURE_KEY, PLAN_KEY, retention_plan
+from dagster_project.privacy.segments import CHANNELS
+from dagster_project.settings import Settings, SettingsError
+from dagster_project.warehouse import open_warehouse
+from ingest.contracts import SOURCE_NAMES
+
+# One run at a time: DuckDB has one writer, so runs the daemon launches (sensor, schedule) queue behind each other.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+
+
+def instance_for(settings: Settings) -> dg.DagsterInstance:
+    """The persistent instance under ``<home>/dagster`` (created with one-run-at-a-time queueing)."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    cfg = settings.dagster_home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(DAGSTER_YAML)
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
+
+
+@dataclass
+class JobRun:
+    run_id: str
+    success: bool
+    failed_steps: list[str]
+    materialisations: dict[dg.AssetKey, dict[str, Any]] = field(default_factory=dict)
+    checks: list[tuple[dg.AssetCheckKey, bool, dict[str, Any]]] = field(default_factory=list)
+
+
+def _values(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: getattr(v, "value", v) for k, v in metadata.items()}
+
+
+def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] | None = None,
+            tags: dict[str, str] | None = None) -> JobRun:
+    # Fail fast, with a clear message, when another process holds the warehouse.
+    with open_warehouse(settings):
+        pass
+    from dagster_project.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    run_config: dict[str, Any] = {
+        "resources": {"warehouse": WarehouseResource.run_config(settings)},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    if extra_run_config:
+        run_config.update(extra_run_config)
+    # dagster-dbt echoes dbt's log lines to stdout; stdout belongs to the command's own output (``--json``), and
+    # the structured events are in Dagster's event log anyway.
+    with instance_for(settings) as instance, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                        tags={"fleetdw/as_of": settings.as_of.isoformat(), **(tags or {})})
+        failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]
+        materialisations: dict[dg.AssetKey, dict[str, Any]] = {}
+        for event in result.get_asset_materialization_events():
+            mat = event.materialization
+            materialisations[mat.asset_key] = _values(mat.metadata)
+        checks = [(e.asset_check_key, e.passed, _values(e.metadata)) for e in result.get_asset_check_evaluations()]
+        return JobRun(result.run_id, result.success, failed, materialisations, checks)
+
+
+def require_landing(settings: Settings) -> None:
+    if not settings.landing.is_dir():
+        raise SettingsError(f"landing directory {settings.landing} does not exist")
+
+
+# --- the run summary, from the run's events ---------------------------------------------------------------------
+
+def _ingest_summary(job: JobRun) -> dict[str, Any]:
+    raw = {s: job.materialisations.get(raw_asset_key(s), {}) for s in SOURCE_NAMES}
+    return {
+        "ingested": {s: int(m.get("rows_loaded", 0)) for s, m in raw.items()},
+        "files_loaded": {s: int(m.get("files_loaded", 0)) for s, m in raw.items()},
+        "rejected_rows": {s: int(m.get("rows_quarantined", 0)) for s, m in raw.items()},
+        "rejected_row_reasons": {s: dict(sorted(m["quarantine_reasons"].items(), key=lambda kv: (-kv[1], kv[0])))
+                                 for s, m in raw.items() if m.get("quarantine_reasons")},
+        "rejected_files": [{"source": s, **f} for s, m in raw.items() for f in m.get("rejected_files", [])],
+        "duplicate_files": sum(int(m.get("files_duplicate", 0)) for m in raw.values()),
+        "schema_drift": [{"source": s, **f} for s, m in raw.items() for f in m.get("drift_files", [])],
+    }
+
+
+def _dbt_summary(job: JobRun) -> dict[str, Any]:
+    dbt_checks = [(key, passed) for key, passed, _ in job.checks if key in warehouse_dbt.check_keys]
+    return {
+        "models_built": sum(1 for key in job.materialisations if key in warehouse_dbt.keys),
+        "checks": {"passed": sum(1 for _, ok in dbt_checks if ok), "failed": sum(1 for _, ok in dbt_checks if not ok),
+                   "failed_names": sorted(key.name for key, ok in dbt_checks if not ok)},
+    }
+
+
+def _privacy_summary(job: JobRun) -> dict[str, Any]:
+    audit = job.materialisations.get(AUDIT_KEY)
+    if audit is None:
+        return {}
+    return {"privacy": {
+        "eligible": {c: audit.get(f"eligible_{c}", 0) for c in CHANNELS},
+        "profiled": audit["profiled"],
+        "k_suppressed": sum(v for k, v in audit.items() if k.startswith("k_suppressed_")),
+        "k_generalised": sum(v for k, v in audit.items() if k.startswith("k_generalised_")),
+        "decisions": audit["decisions"]}}
+
+
+def _quality_summary(job: JobRun) -> dict[str, Any]:
+    quality = job.materialisations.get(QUALITY_KEY, {})
+    suites = [(key.name, meta) for key, _, meta in job.checks if key.asset_key == QUALITY_KEY]
+    return {"quality": {
+        "suites": int(quality.get("suites", 0)),
+        "suites_failed": int(quality.get("suites_failed", 0)),
+        "rows_validated": int(quality.get("rows_validated", 0)),
+        "failed_rules": {name: list(meta["failed_rules"]) for name, meta in sorted(suites) if meta.get("failed")},
+    }}
+
+
+def _retention_summary(job: JobRun) -> dict[str, Any]:
+    erasure = job.materialisations.get(ERASURE_KEY)
+    if erasure is None:
+        return {"retention": {"status": "not_run", "erased_subjects": 0, "blocked_by": [], "verification": "not_run"}}
+    return {"retention": {"status": erasure["status"], "erased_subjects": int(erasure["erased_subjects"]),
+                          "blocked_by": list(erasure["blocked_by"]), "verification": erasure["verification"],
+                          "plan_id": erasure["plan_id"] or None}}
+
+
+def finding_steps(job: JobRun) -> set[str]:
+    """The plan step when it failed only because a retention gate (a blocking check) failed: a finding — it
+    stopped what it guards, and the erasure reports why (``retention.blocked_by``). Dagster still marks such a run
+    failed; any other failure of the step (an exception) stays a failure."""
+    gate_failed = any(not ok for key, ok, _ in job.checks if key.asset_key == PLAN_KEY)
+    return {retention_plan.op.name} if PLAN_KEY in job.materialisations and gate_failed else set()
+
+
+def run_pipeline(settings: Settings) -> dict[str, Any]:
+    """``fleetdw run``: the whole pipeline as one Dagster run, and its summary."""
+    require_landing(settings)
+    job = execute(settings, "fleetdw_pipeline", tags={"fleetdw/trigger": "cli"})
+    failed = sorted(set(job.failed_steps) - finding_steps(job))
+    summary: dict[str, Any] = {
+        "as_of": settings.as_of.isoformat(),
+        "status": "success" if job.success or (job.failed_steps and not failed) else "failed",
+        "run_id": job.run_id,
+    }
+    if failed or not (job.success or job.failed_steps):
+        summary["failed_steps"] = failed
+    for part in (_ingest_summary, _dbt_summary, _privacy_summary, _quality_summary, _retention_summary):
+        summary.update(part(job))
+    return summary

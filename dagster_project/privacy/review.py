@@ -1,0 +1,60 @@
+"""Manual review of automated decisions (GDPR Art. 22): a person demands a review; stewards see the queue with
+the inputs that were used.
+
+The person id is turned into its pseudonym in this process and only the pseudonym is stored
+(``ops.review_requests``); the id is never written to a log, a Dagster run or an error message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from dagster_project.privacy.ops_tables import ensure_ops_tables, ops_table_exists
+from dagster_project.privacy.pseudonym import load_key, pseudonym
+from dagster_project.settings import Settings
+from dagster_project.warehouse import open_warehouse
+
+QUEUE_COLUMNS = ("request_id", "requested_at", "person_pseudonym", "decision", "model_version", "inputs_used",
+                 "status")
+
+
+def _decision(con, pseudonym: str) -> tuple[str | None, str | None, str | None]:
+    try:
+        rows = con.execute("select decision, model_version, inputs_used from profiling.renewal_offer_decisions "
+                           "where person_pseudonym = ?", [pseudonym]).fetchall()
+    except Exception:
+        rows = []
+    return rows[0] if rows else (None, None, None)
+
+
+def request_review(settings: Settings, person_id: str) -> dict[str, Any]:
+    """Record a review request for a person; returns the request (pseudonym, decision, inputs)."""
+    with open_warehouse(settings) as con:
+        try:
+            known = con.execute("select count(*) from staging.stg_crm__persons where person_id = ?",
+                                [person_id.strip()]).fetchall()[0][0]
+        except Exception:
+            known = 0
+        if not known:
+            raise LookupError("no such person in the warehouse (check the id, or run `fleetdw run` first)")
+        ensure_ops_tables(con)
+        pseudo = pseudonym(load_key(settings.home), "person", person_id.strip())
+        decision, version, inputs = _decision(con, pseudo)
+        request = {"request_id": uuid.uuid4().hex[:12], "person_pseudonym": pseudo,
+                   "requested_at": datetime.now(timezone.utc), "as_of": settings.as_of, "decision": decision,
+                   "model_version": version, "inputs_used": inputs}
+        con.execute("insert into ops.review_requests (request_id, person_pseudonym, requested_at, as_of, decision, "
+                    "model_version, inputs_used) values ($request_id, $person_pseudonym, $requested_at, $as_of, "
+                    "$decision, $model_version, $inputs_used)", request)
+    return request
+
+
+def review_queue(settings: Settings, include_closed: bool = False) -> list[tuple]:
+    """The review requests (open ones unless ``include_closed``), oldest first, as :data:`QUEUE_COLUMNS`."""
+    with open_warehouse(settings, read_only=True) as con:
+        if not ops_table_exists(con, "review_requests"):
+            return []
+        return con.execute(f"select {', '.join(QUEUE_COLUMNS)} from ops.review_requests "
+                           + ("" if include_closed else "where status = 'open' ") + "order by requested_at").fetchall()
