@@ -15,8 +15,6 @@ import duckdb
 from ingest.contracts import SOURCES, Source
 from ingest.validation import SQL_TYPES
 
-LINEAGE_COLUMNS = ("_load_id", "_file", "_line", "_loaded_at")
-
 CONTROL_DDL = """
 create schema if not exists raw;
 create table if not exists raw.file_manifest (

@@ -1,21 +1,26 @@
-"""Shared fixtures: a fleetdw home per test, small landing files written by the test itself."""
+"""The suite's fixtures: a fleetdw home per test with landing files written by the test itself, the hand-made
+fleet built once with dbt, and the generated retention baseline built once (both shared by the xdist workers
+through a file lock; tests read them or work on a copy)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 from ingest.loader import LoadContext, Loader
+from tests.support import AS_OF, SAMPLES
+from tests.support.dbt import BuiltFleet, LandingZone, run_dbt
+from tests.support.fleet import write_day1
+from tests.support.retention import Home, build_baseline, copy_home
 
-# A copy of the source contract's sample files (../shared/contracts/samples), so the suite runs anywhere.
-SAMPLES = Path(__file__).resolve().parent / "fixtures" / "samples"
-AS_OF = date(2026, 11, 22)
 
 
 class Landing:
@@ -69,3 +74,41 @@ def samples_landing(tmp_path: Path) -> Path:
     home = tmp_path / "samples_home"
     shutil.copytree(SAMPLES, home / "landing")
     return home
+
+
+@pytest.fixture(scope="session")
+def built_fleet(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> BuiltFleet:
+    """The hand-made fleet (day 1) loaded and built once with ``dbt build``, which also runs every data test and
+    unit test of the project on it."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base if worker_id == "master" else base.parent) / "dbt_fleet"
+    with FileLock(str(root) + ".lock"):
+        if not (root / "done").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            lz = LandingZone(root / "home")
+            write_day1(lz)
+            lz.load()
+            run_dbt(["build"], lz.warehouse, root / "work")
+            (root / "done").write_text("ok")
+    return BuiltFleet(root / "home", root / "work")
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generated warehouse (150 persons, loaded and built with dbt, no retention applied yet)."""
+    os.environ.setdefault("FLEETDW_PSEUDONYM_KEY", "retention-tests-key-0123456789abcdef")
+    shared = tmp_path_factory.getbasetemp().parent / "retention_baseline"
+    shared.mkdir(exist_ok=True)
+    home = shared / "home"
+    with FileLock(str(shared / "build.lock")):
+        if not (shared / "done").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            build_baseline(home)
+            (shared / "done").write_text("ok")
+    return home
+
+
+@pytest.fixture
+def home(baseline: Path, tmp_path: Path) -> Home:
+    """A private copy of the retention baseline."""
+    return copy_home(baseline, tmp_path / "home")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.support import SAMPLES
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,7 @@ import duckdb
 import pytest
 
 from dagster_project.privacy.declarations import Finding, check_declarations, declarations, load_manifest
-from tests.dbt_fixtures.fixtures import BuiltFleet, built_fleet  # noqa: F401  (session fixture)
-from tests.dbt_fixtures.harness import DBT_DIR, run_dbt
+from tests.support.dbt import DBT_DIR, BuiltFleet, run_dbt
 
 
 def problems(findings: list[Finding]) -> set[tuple[str, str | None, str]]:

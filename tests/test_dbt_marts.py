@@ -10,9 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.dbt_fixtures.fixtures import BuiltFleet, built_fleet  # noqa: F401  (session fixture)
-from tests.dbt_fixtures.fleet import G, O, S, write_day2
-from tests.dbt_fixtures.harness import Landing, run_dbt
+from tests.support.dbt import BuiltFleet, LandingZone as Landing, run_dbt
+from tests.support.fleet import G, O, S, write_day2
 
 # The README's analyst queries, verbatim.
 GROUP_COST_QUERY = """

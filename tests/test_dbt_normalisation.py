@@ -12,7 +12,7 @@ import pytest
 
 from ingest.identifiers import MOBILE_PREFIXES, PHONE_STYLES, format_phone, make_mobile
 from ingest.validation import phone_valid_sql
-from tests.dbt_fixtures.harness import DBT, DBT_DIR
+from tests.support.dbt import DBT, DBT_DIR
 
 SPECIAL = [
     "+358 (0)40 123 4567", "+358 040 123 4567", "00358 40 123 4567", "040-123 4567", "(040) 123 4567",

@@ -4,7 +4,6 @@ the quarantined lines are exactly the defective ones, and rejected files load no
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
 
 import duckdb
 import pytest
@@ -13,7 +12,7 @@ from ingest.contracts import SOURCES
 from ingest.generate import generate_landing
 from ingest.loader import LoadContext, Loader
 
-AS_OF = date(2026, 11, 22)
+from tests.support import AS_OF
 
 # What a generator defect kind may be called in quarantine (the reason's prefix).
 REASON_KINDS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from tests.test_ingest_rows import GOOD_PERSON, PERSON_HEADER, fuel
+from tests.support.rows import GOOD_PERSON, PERSON_HEADER, fuel
 
 
 def _web_event(i: int) -> dict:

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from ingest.contracts import SOURCES
-from tests.conftest import SAMPLES
+from tests.support import SAMPLES
 
 LOAD_SCRIPT = textwrap.dedent("""
     import os, sys

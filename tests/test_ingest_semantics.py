@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_ingest_rows import PERSON_HEADER, fuel, person
+from tests.support.rows import PERSON_HEADER, fuel, person
 
 ROBINSON_HEADER = "first_name,last_name,street_address,postal_code,phone"
 

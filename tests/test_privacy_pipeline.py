@@ -31,10 +31,9 @@ from filelock import FileLock
 
 from dagster_project.privacy.declarations import VALUE_PATTERNS, scan_values
 from ingest.generate import generate_landing
+from tests.support import AS_OF, REPO
 
-REPO = Path(__file__).resolve().parents[1]
 FLEETDW = str(Path(sys.executable).with_name("fleetdw"))
-AS_OF = date(2026, 11, 22)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 

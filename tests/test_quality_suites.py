@@ -9,7 +9,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from tests.conftest import SAMPLES, Landing, landing  # noqa: F401
+from tests.support import AS_OF, SAMPLES
 
 MARKER = "ZQXMARKER4711"
 
@@ -36,7 +36,6 @@ def test_suites_flag_bad_rows_of_the_new_batch_and_no_value_leaves(landing: Land
     from dagster_project.quality.report import build_report
     from dagster_project.quality.runner import run_suites
     from dagster_project.settings import Settings
-    from tests.conftest import AS_OF
 
     shutil.copytree(SAMPLES, landing.root, dirs_exist_ok=True)
     landing.write_jsonl("fuel", "fuel_2026-11-21.jsonl", _bad_fuel(MARKER))

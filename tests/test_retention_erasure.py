@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_retention_support import (AS_OF, Home, baseline, home,  # noqa: F401
-                                          due_now, run_retention)
+from tests.support import AS_OF
+from tests.support.retention import Home, due_now, run_retention
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tests.test_retention_support import (AS_OF, Home, active_drivers, baseline, cutoff,  # noqa: F401
-                                          due_now, home, persons_without_contracts, run_retention,
-                                          set_relationship_end)
+from tests.support import AS_OF
+from tests.support.retention import Home, active_drivers, cutoff, due_now, persons_without_contracts, run_retention, set_relationship_end
 
 
 def _persons(home: Home) -> int:

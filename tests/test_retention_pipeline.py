@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_retention_support import AS_OF, Home, baseline, home  # noqa: F401
+from tests.support import AS_OF
+from tests.support.retention import Home
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-AS_OF = date(2026, 11, 22)
+from tests.support import AS_OF  # noqa: E402
 
 
 def peak_mb() -> float:

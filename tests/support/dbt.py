@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -20,11 +21,10 @@ import duckdb
 
 from ingest.contracts import SOURCES
 from ingest.loader import LoadContext, Loader
+from tests.support import AS_OF, REPO
 
-REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt"
 DBT = str(Path(sys.executable).with_name("dbt"))
-AS_OF = date(2026, 11, 22)
 
 
 class DbtFailed(AssertionError):
@@ -52,8 +52,9 @@ def checkpoint(warehouse: Path) -> None:
     con.close()
 
 
-class Landing:
-    """Writes landing files under ``home/landing`` and loads them into ``home/warehouse.duckdb``."""
+class LandingZone:
+    """Writes landing files under ``home/landing`` and loads them into ``home/warehouse.duckdb``, closing the
+    file after each load so that dbt (a subprocess) can open it."""
 
     def __init__(self, home: Path):
         self.home = home
@@ -92,3 +93,13 @@ class Landing:
 def copy_home(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+@dataclass(frozen=True)
+class BuiltFleet:
+    home: Path       # fleetdw home: landing/, archive/, warehouse.duckdb
+    work: Path       # dbt target/ and logs/ of the build
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"

@@ -15,7 +15,7 @@ no longer resolves to a refueller), a new c1 event at 11:10 and a correction tha
 
 from __future__ import annotations
 
-from tests.dbt_fixtures.harness import Landing
+from tests.support.dbt import LandingZone as Landing
 from ingest.contracts import SOURCES
 
 G, S, O = "0737546-2", "1234567-1", "2345678-0"
