@@ -66,9 +66,18 @@ def test_suites_flag_bad_rows_of_the_new_batch_and_no_value_leaves(landing: Land
 
 
 def test_repo_suites_match_the_declarations():
-    from dagster_project.quality.runner import REPO_CONTEXT
+    """Every committed expectation has exactly the type and arguments the declarations give it (in order)."""
+    from dagster_project.quality.runner import REPO_CONTEXT, _gxe
     from dagster_project.quality.suites import all_suites
 
-    for name, suite in all_suites().items():
+    def canonical(type_: str, kwargs: dict) -> str:
+        return json.dumps([type_, kwargs], sort_keys=True, default=str)
+
+    suites = all_suites()
+    stored_names = {p.stem for p in (REPO_CONTEXT / "gx" / "expectations").glob("*.json")}
+    assert stored_names == set(suites)
+    for name, suite in suites.items():
         stored = json.loads((REPO_CONTEXT / "gx" / "expectations" / f"{name}.json").read_text())
-        assert len(stored["expectations"]) == len(suite.expectations), name
+        declared = [canonical(c.type, dict(c.kwargs)) for c in (_gxe(e).configuration for e in suite.expectations)]
+        committed = [canonical(e["type"], e["kwargs"]) for e in stored["expectations"]]
+        assert committed == declared, name
