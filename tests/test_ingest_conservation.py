@@ -9,8 +9,8 @@ from datetime import date
 import duckdb
 import pytest
 
+from dagster_project.synthetic import generate_landing
 from ingest.contracts import SOURCES
-from ingest.generate import generate_landing
 from ingest.loader import LoadContext, Loader
 
 AS_OF = date(2026, 11, 22)

@@ -29,8 +29,8 @@ import phonenumbers
 import pytest
 from filelock import FileLock
 
+from dagster_project.synthetic import generate_landing
 from ingest.declarations import VALUE_PATTERNS, scan_values
-from ingest.generate import generate_landing
 
 REPO = Path(__file__).resolve().parents[1]
 FLEETDW = str(Path(sys.executable).with_name("fleetdw"))
