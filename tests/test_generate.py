@@ -9,6 +9,8 @@ import io
 import json
 import random
 import re
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from dagster_project.synthetic.defects import DEFECT_KINDS, FILE_DEFECT_KINDS
 from dagster_project.synthetic.records import (
     CONSENT_COLUMNS, CONTRACT_COLUMNS, GENERATED_SOURCES, PERSON_COLUMNS, WASH_COLUMNS,
 )
+from ingest.contracts import SOURCES
 
 AS_OF = date(2026, 11, 20)
 SMALL = {"persons": 150, "days": 5, "seed": 7}
@@ -62,6 +65,13 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("landing")
     report = generate_landing(out, as_of=AS_OF, **SMALL)
     return out, report.to_dict()
+
+
+def test_generator_imports_no_dagster() -> None:
+    code = ("import sys, dagster_project.synthetic\n"
+            "print([m for m in sys.modules if m == 'dagster' or m.startswith(('dagster.', 'dagster_dbt'))])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -287,6 +297,18 @@ def test_csv_parses_with_declared_delimiter(landing: tuple[Path, dict]) -> None:
             assert [h.strip().lower() for h in rows[0]] == list(columns)
             for n, row in enumerate(rows[1:], start=2):
                 assert (len(row) == len(columns)) != ((path.name, n) in wrong), (source, path.name, n)
+
+
+def test_json_fields_are_the_contract_columns_in_order(landing: tuple[Path, dict]) -> None:
+    out, report = landing
+    for source, path in accepted_files(out, report):
+        if source not in ("fuel", "web"):
+            continue
+        columns = SOURCES[source].column_names
+        for _, rec in read_records(path, source):
+            if isinstance(rec, dict):
+                assert list(rec) == [c for c in columns if c in rec], (source, path.name)
+                assert set(columns) - set(rec) <= {"liters", "kwh"}, (source, path.name)
 
 
 # ---------------------------------------------------------------------------------------------------------------
