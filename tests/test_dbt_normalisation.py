@@ -10,7 +10,7 @@ import duckdb
 import phonenumbers
 import pytest
 
-from ingest.identifiers import MOBILE_PREFIXES, PHONE_STYLES, format_phone, make_mobile
+from dagster_project.synthetic.identifiers import MOBILE_PREFIXES, PHONE_STYLES, format_phone, make_mobile
 from ingest.validation import phone_valid_sql
 from tests.support.dbt import DBT, DBT_DIR
 

@@ -9,6 +9,8 @@ import io
 import json
 import random
 import re
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,11 +18,13 @@ import phonenumbers
 import pytest
 from stdnum.fi import hetu, ytunnus
 
-from ingest import identifiers as ids
-from ingest.generate import (
-    CONSENT_COLUMNS, CONTRACT_COLUMNS, DEFECT_KINDS, FILE_DEFECT_KINDS, PERSON_COLUMNS, SOURCES, WASH_COLUMNS,
-    generate_landing,
+from dagster_project.synthetic import generate_landing
+from dagster_project.synthetic import identifiers as ids
+from dagster_project.synthetic.defects import DEFECT_KINDS, FILE_DEFECT_KINDS
+from dagster_project.synthetic.records import (
+    CONSENT_COLUMNS, CONTRACT_COLUMNS, GENERATED_SOURCES, PERSON_COLUMNS, WASH_COLUMNS,
 )
+from ingest.contracts import SOURCES
 
 AS_OF = date(2026, 11, 20)
 SMALL = {"persons": 150, "days": 5, "seed": 7}
@@ -61,6 +65,13 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("landing")
     report = generate_landing(out, as_of=AS_OF, **SMALL)
     return out, report.to_dict()
+
+
+def test_generator_imports_no_dagster() -> None:
+    code = ("import sys, dagster_project.synthetic\n"
+            "print([m for m in sys.modules if m == 'dagster' or m.startswith(('dagster.', 'dagster_dbt'))])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -169,7 +180,8 @@ def _parses_ts(v: str, source: str) -> bool:
 
 def accepted_files(out: Path, report: dict) -> list[tuple[str, Path]]:
     skip = {(f["source"], f["file"]) for f in report["bad_files"] + report["duplicate_files"]}
-    return [(s, p) for s in SOURCES if s != "robinson" for p in sorted((out / s).iterdir()) if (s, p.name) not in skip]
+    return [(s, p) for s in GENERATED_SOURCES if s != "robinson" for p in sorted((out / s).iterdir())
+            if (s, p.name) not in skip]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -249,8 +261,8 @@ def test_gzip_headers_carry_no_time_or_name(landing: tuple[Path, dict]) -> None:
 
 def test_only_source_folders(landing: tuple[Path, dict]) -> None:
     out, report = landing
-    assert sorted(p.name for p in out.iterdir()) == sorted(SOURCES)
-    for source in SOURCES:
+    assert sorted(p.name for p in out.iterdir()) == sorted(GENERATED_SOURCES)
+    for source in GENERATED_SOURCES:
         files = sorted((out / source).iterdir())
         assert files and all(p.is_file() for p in files)
         assert [p.name for p in files] == sorted(report["files"][source])
@@ -285,6 +297,18 @@ def test_csv_parses_with_declared_delimiter(landing: tuple[Path, dict]) -> None:
             assert [h.strip().lower() for h in rows[0]] == list(columns)
             for n, row in enumerate(rows[1:], start=2):
                 assert (len(row) == len(columns)) != ((path.name, n) in wrong), (source, path.name, n)
+
+
+def test_json_fields_are_the_contract_columns_in_order(landing: tuple[Path, dict]) -> None:
+    out, report = landing
+    for source, path in accepted_files(out, report):
+        if source not in ("fuel", "web"):
+            continue
+        columns = SOURCES[source].column_names
+        for _, rec in read_records(path, source):
+            if isinstance(rec, dict):
+                assert list(rec) == [c for c in columns if c in rec], (source, path.name)
+                assert set(columns) - set(rec) <= {"liters", "kwh"}, (source, path.name)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -371,11 +395,11 @@ def test_corrections_and_stale_rows(landing: tuple[Path, dict]) -> None:
 
 def test_expected_counts_add_up(landing: tuple[Path, dict]) -> None:
     out, report = landing
-    for source in SOURCES:
+    for source in GENERATED_SOURCES:
         files = report["files"][source]
         assert sum(files.values()) == report["rows_written"][source]
         assert len(files) == report["files_written"][source]
-    rows = {s: 0 for s in SOURCES}
+    rows = {s: 0 for s in GENERATED_SOURCES}
     bad = {(b["source"], b["file"], b["line"]) for b in report["bad_rows"]}
     for source, path in accepted_files(out, report):
         rows[source] += sum(1 for line, _ in read_records(path, source) if (source, path.name, line) not in bad)

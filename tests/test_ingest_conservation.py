@@ -8,8 +8,8 @@ from collections import Counter
 import duckdb
 import pytest
 
+from dagster_project.synthetic import generate_landing
 from ingest.contracts import SOURCES
-from ingest.generate import generate_landing
 from ingest.loader import LoadContext, Loader
 
 from tests.support import AS_OF

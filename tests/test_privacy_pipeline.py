@@ -30,7 +30,7 @@ import pytest
 from filelock import FileLock
 
 from dagster_project.privacy.declarations import VALUE_PATTERNS, scan_values
-from ingest.generate import generate_landing
+from dagster_project.synthetic import generate_landing
 from tests.support import AS_OF, REPO
 
 FLEETDW = str(Path(sys.executable).with_name("fleetdw"))

@@ -31,7 +31,7 @@ def cli() -> None:
 
 
 def _generate(out: Path, persons: int, seed: int, as_of: date, **kwargs: Any):
-    from ingest.generate import generate_landing
+    from dagster_project.synthetic import generate_landing
 
     with progress_callback("generating landing files") as progress:
         return generate_landing(out, persons=persons, seed=seed, as_of=as_of, progress=progress, **kwargs)

@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (and reuse its landing zone)")
     args = ap.parse_args()
 
-    from ingest.generate import generate_landing
+    from dagster_project.synthetic import generate_landing
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="fleetdw-pipeline-"))
     source = work / "generated"

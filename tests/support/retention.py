@@ -53,7 +53,7 @@ class Home:
 
 
 def build_baseline(root: Path) -> None:
-    from ingest.generate import generate_landing
+    from dagster_project.synthetic import generate_landing
 
     lz = Landing(root)
     generate_landing(lz.root, persons=PERSONS, seed=7, as_of=AS_OF)

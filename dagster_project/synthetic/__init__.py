@@ -1,0 +1,68 @@
+"""Synthetic landing zone for fleetdw (see /work/shared/contracts/SOURCES.md).
+
+Master data (persons, companies, contracts, consents, Robinson lists) is small and built in Python
+(:mod:`population`, written by :mod:`deliveries`). The big event files (fuel, wash, web) are built with DuckDB SQL
+(:mod:`events`, :mod:`event_sql`) from hashes, so that output is deterministic and nothing big is held in Python
+memory. Bad input is injected on purpose (:mod:`defects`) and listed in the returned :class:`GenerationReport` (ids,
+file names, line numbers and kinds only, never personal values).
+
+Plain Python: this package imports no Dagster; the CLI and the tests call :func:`generate_landing`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from dagster_project.synthetic import deliveries
+from dagster_project.synthetic.defects import file_level_defects
+from dagster_project.synthetic.events import generate_events
+from dagster_project.synthetic.population import build_model
+from dagster_project.synthetic.records import GENERATED_SOURCES
+from dagster_project.synthetic.report import GenerationReport, KeyTracker, finalise
+
+__all__ = ["GenerationReport", "generate_landing"]
+
+
+def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: date, days: int = 90,
+                     fuel_rows: int | None = None, web_events: int | None = None, master: bool = True,
+                     progress: Callable[[str, int, int], None] | None = None) -> GenerationReport:
+    """Write a synthetic landing zone under ``out`` and report what was written (no personal values).
+
+    ``master=True``: CRM, contracts, consents and Robinson deliveries plus ``days`` days of events ending at
+    ``as_of``. ``master=False``: only events for those days plus one persons delta and one consents delta, for
+    the same persons/plates/phones as the master run of the same seed whose as_of was ``as_of - days``.
+    """
+    out = Path(out)
+    if days < 1 or persons < 20:
+        raise ValueError("need days >= 1 and persons >= 20")
+    model_as_of = as_of if master else as_of - timedelta(days=days)
+    model = build_model(persons=persons, seed=seed, as_of=model_as_of)
+    report = GenerationReport(seed=seed, persons=persons, as_of=as_of.isoformat(), days=days, master=master)
+    keys = KeyTracker()
+    window = [as_of - timedelta(days=days - 1 - k) for k in range(days)]
+    # One stream for everything below, in this order: the same arguments give the same files.
+    rng = random.Random(f"{seed}:deliveries:{as_of.isoformat()}:{days}:{master}")
+    for source in GENERATED_SOURCES:
+        (out / source).mkdir(parents=True, exist_ok=True)
+    if master:
+        first = as_of - timedelta(days=days)
+        deltas = deliveries.delta_days(first, as_of)
+        deliveries.persons_deliveries(out, report, keys, model, first, deltas, rng)
+        deliveries.companies_deliveries(out, report, keys, model, first, deltas, rng)
+        deliveries.contracts_deliveries(out, report, keys, model, first, deltas, rng)
+        deliveries.consents_deliveries(out, report, keys, model, first, deltas, rng)
+        deliveries.robinson_deliveries(out, report, model, rng)
+        if progress:
+            progress("master", 1, 1)
+        report.business_rule_rows["contracts.total_mismatch"] = sum(
+            1 for c in model.contracts if c.total_monthly != c.lease_rent + c.service_budget + c.account_fee)
+    else:
+        deliveries.persons_increment(out, report, keys, model, as_of, rng)
+        deliveries.consents_increment(out, report, keys, model, as_of, rng)
+    generate_events(out, report, keys, model, seed, window, fuel_rows, web_events, master, rng, progress)
+    if master:
+        file_level_defects(out, report, model, window, rng)
+    return finalise(report, keys)
