@@ -52,7 +52,7 @@ def test_dsar_export_contains_rows_from_every_source_the_person_appears_in(home:
     assert expected <= set(doc["sources"])
     assert stats["rows"] == sum(len(v) for v in doc["data"].values())
     layers = {rel.split(".")[0] for rel in doc["data"]}
-    assert {"raw", "snapshots", "marts"} <= layers
+    assert {"raw", "history", "marts"} <= layers
     assert doc["controller_statement"]["purposes"] and all(p["legal_basis"] for p in doc["controller_statement"]["purposes"])
     assert home.scalar("select count(*) from ops.dsar_exports") == 1
     log_row = home.rows("select * from ops.dsar_exports")[0]

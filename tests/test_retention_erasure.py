@@ -131,7 +131,7 @@ def test_crash_inside_erasure_leaves_old_or_new_state_never_a_mix(home: Home, po
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 71, proc.stderr[-500:]
     crm = home.scalar("select count(*) from raw.crm_persons where person_id = ?", [person])
-    history = home.scalar("select count(*) from snapshots.crm_persons_history where person_id = ?", [person])
+    history = home.scalar("select count(*) from history.crm_persons_history where person_id = ?", [person])
     fuel = home.scalar("select count(*) from marts.fct_fuel_transactions where driver_person_id = ? or "
                        "refueller_person_id = ?", [person, person])
     audit = home.scalar("select count(*) from ops.erasure_audit")

@@ -2,7 +2,7 @@
 file, driven by the personal-data declarations (an allow-list, never a deny-list):
 
 * tables: models and seeds of the schemas ``marts`` and ``profiling`` whose model meta does not say
-  ``publish: false``; nothing from raw, staging, snapshots, privacy (consents, marketing contacts) or ops;
+  ``publish: false``; nothing from raw, staging, history, privacy (consents, marketing contacts) or ops;
 * columns: undeclared ones (the declaration check guarantees they hold no personal data) and those declared
   ``identifier: none`` or ``quasi`` are copied; person keys (``user.unique_id``) are replaced by their pseudonym
   (domain person), plates and VINs by theirs (domain vehicle); existing pseudonyms are copied; every other key

@@ -1,11 +1,14 @@
 {#-
     Joins vehicle events (fuel, wash) to the contract whose vehicle period covers the event's local date, by
     normalised plate. A plate can move between contracts, so the join is by plate AND date; when periods overlap
-    (bad data) the contract that started last wins and `matching_contracts` says how many matched.
-    `events` must have columns registration_number and the given key and date column.
+    (bad data) the contract that started last wins, `matching_contracts` says how many matched and `has_contract`
+    whether one did. `events` must have columns registration_number and the given key and date column.
 -#}
 {% macro match_events_to_contracts(events, key, date_col) -%}
-    select * from (
+    select
+        *,
+        (contract_id is not null) as has_contract
+    from (
         select
             e.*,
             p.contract_id,
@@ -28,14 +31,24 @@
     where _contract_rank = 1
 {%- endmacro %}
 
-{#- Resolves the person behind an event's normalised phone: a person only when exactly one CRM person has that
-    number; `person_match` is unique | ambiguous | unknown | no_phone. Expects alias `m` for the events. -#}
-{% macro person_by_phone_columns(phone_col, person_alias) -%}
-        pp.person_id as {{ person_alias }},
+{#-
+    Resolves the person behind an event's normalised phone: `<role>_person_id` only when exactly one CRM person has
+    that number, `<role>_match` unique | ambiguous | unknown | no_phone. `events` must have a column phone.
+    int_fuel_transactions and int_wash_events share this macro (and match_events_to_contracts) rather than an
+    intermediate model: each applies it to its own events, and a shared model would have to union refuellings
+    and washes only to split them again.
+-#}
+{% macro resolve_person_by_phone(events, role) -%}
+    select
+        e.*,
+        pp.person_id as {{ role }}_person_id,
         case
-            when m.{{ phone_col }} is null then 'no_phone'
+            when e.phone is null then 'no_phone'
             when pp.persons_with_phone is null then 'unknown'
             when pp.persons_with_phone = 1 then 'unique'
             else 'ambiguous'
-        end as {{ person_alias | replace('_person_id', '') }}_match
+        end as {{ role }}_match
+    from {{ events }} as e
+    left join {{ ref('int_persons_by_phone') }} as pp
+        on pp.phone = e.phone
 {%- endmacro %}

@@ -15,19 +15,6 @@
     to_date(from_utc_timestamp({{ ts }}, 'Europe/Helsinki'))
 {%- endmacro %}
 
-{#- First day of the month of a date. -#}
-{% macro month_start(d) -%}
-    {{ return(adapter.dispatch('month_start', 'fleetdw')(d)) }}
-{%- endmacro %}
-
-{% macro default__month_start(d) -%}
-    cast(date_trunc('month', {{ d }}) as date)
-{%- endmacro %}
-
-{% macro spark__month_start(d) -%}
-    trunc({{ d }}, 'MM')
-{%- endmacro %}
-
 {#- A select-list expression that turns one row into one row per month start from first_month to last_month
     (both month starts, inclusive). -#}
 {% macro explode_months(first_month, last_month) -%}
@@ -44,23 +31,6 @@
 
 {% macro spark__explode_months(first_month, last_month) -%}
     explode(sequence({{ first_month }}, {{ last_month }}, interval 1 month))
-{%- endmacro %}
-
-{#- Difference in days between two dates (later minus earlier). -#}
-{% macro days_between(earlier, later) -%}
-    {{ return(adapter.dispatch('days_between', 'fleetdw')(earlier, later)) }}
-{%- endmacro %}
-
-{% macro default__days_between(earlier, later) -%}
-    ({{ later }} - {{ earlier }})
-{%- endmacro %}
-
-{% macro duckdb__days_between(earlier, later) -%}
-    date_diff('day', {{ earlier }}, {{ later }})
-{%- endmacro %}
-
-{% macro spark__days_between(earlier, later) -%}
-    datediff({{ later }}, {{ earlier }})
 {%- endmacro %}
 
 {#- Minutes between two timestamps, as a number with fractions. -#}

@@ -22,41 +22,46 @@ matched as (
 
 resolved as (
 
+    {{ resolve_person_by_phone('matched', 'refueller') }}
+
+),
+
+final as (
+
     select
         -- ids
-        m.transaction_id,
-        m.contract_id,
-        m.customer_business_id,
-        m.cost_center,
-        m.driver_person_id,
-        {{ person_by_phone_columns('phone', 'refueller_person_id') }},
+        transaction_id,
+        contract_id,
+        customer_business_id,
+        cost_center,
+        driver_person_id,
+        refueller_person_id,
+        refueller_match,
         -- vehicle
-        m.registration_number,
-        m.power_source,
-        m.vehicle_class,
+        registration_number,
+        power_source,
+        vehicle_class,
         -- timestamps
-        m.refueled_at,
-        m.refueled_on,
+        refueled_at,
+        refueled_on,
         -- purchase
-        m.product,
-        m.is_ev_charging,
-        m.fuel_company,
-        m.station_name,
-        m.city,
-        m.liters,
-        m.kwh,
-        m.amount_eur,
+        product,
+        is_ev_charging,
+        fuel_company,
+        station_name,
+        city,
+        liters,
+        kwh,
+        amount_eur,
         -- match flags
-        m.matching_contracts,
-        (m.contract_id is not null) as has_contract,
-        (pp.person_id is not null and pp.person_id = m.driver_person_id) as is_refueller_driver,
-        m.has_valid_plate,
+        matching_contracts,
+        has_contract,
+        (refueller_person_id is not null and refueller_person_id = driver_person_id) as is_refueller_driver,
+        has_valid_plate,
         -- lineage
-        m._load_id
-    from matched as m
-    left join {{ ref('int_persons_by_phone') }} as pp
-        on pp.phone = m.phone
+        _load_id
+    from resolved
 
 )
 
-select * from resolved
+select * from final

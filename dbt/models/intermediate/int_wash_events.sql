@@ -16,32 +16,37 @@ matched as (
 
 resolved as (
 
+    {{ resolve_person_by_phone('matched', 'washer') }}
+
+),
+
+final as (
+
     select
         -- ids
-        m.wash_id,
-        m.contract_id,
-        m.customer_business_id,
-        m.cost_center,
-        m.driver_person_id,
-        {{ person_by_phone_columns('phone', 'washer_person_id') }},
+        wash_id,
+        contract_id,
+        customer_business_id,
+        cost_center,
+        driver_person_id,
+        washer_person_id,
+        washer_match,
         -- vehicle
-        m.registration_number,
+        registration_number,
         -- timestamps
-        m.washed_at,
-        m.washed_on,
+        washed_at,
+        washed_on,
         -- wash
-        m.wash_program,
-        m.wash_location,
+        wash_program,
+        wash_location,
         -- match flags
-        m.matching_contracts,
-        (m.contract_id is not null) as has_contract,
-        m.has_valid_plate,
+        matching_contracts,
+        has_contract,
+        has_valid_plate,
         -- lineage
-        m._load_id
-    from matched as m
-    left join {{ ref('int_persons_by_phone') }} as pp
-        on pp.phone = m.phone
+        _load_id
+    from resolved
 
 )
 
-select * from resolved
+select * from final

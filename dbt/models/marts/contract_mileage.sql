@@ -19,7 +19,7 @@ measured as (
         *,
         least({{ local_date('updated_at') }}, end_date, {{ as_of_date() }}) as odometer_read_on,
         latest_odometer_km - coalesce(start_km, 0) as driven_km,
-        {{ days_between('start_date', 'end_date') }} as contract_days
+        {{ dbt.datediff('start_date', 'end_date', 'day') }} as contract_days
     from contracts
 
 ),
@@ -28,7 +28,7 @@ elapsed as (
 
     select
         *,
-        greatest({{ days_between('start_date', 'odometer_read_on') }}, 0) as days_elapsed
+        greatest({{ dbt.datediff('start_date', 'odometer_read_on', 'day') }}, 0) as days_elapsed
     from measured
 
 ),

@@ -15,6 +15,21 @@ contracts as (
 
 ),
 
+contract_spans as (
+
+    select
+        contract_id,
+        customer_business_id,
+        cost_center,
+        total_monthly,
+        -- dbt.date_trunc gives a timestamp (DuckDB, Spark): cast back to the date of the month's first day
+        cast({{ dbt.date_trunc('month', 'start_date') }} as date) as first_month,
+        cast({{ dbt.date_trunc('month', 'least(coalesce(end_date, ' ~ as_of_date() ~ '), ' ~ as_of_date() ~ ')') }} as date)
+            as last_month
+    from contracts
+
+),
+
 contract_months as (
 
     select
@@ -22,10 +37,8 @@ contract_months as (
         customer_business_id,
         cost_center,
         total_monthly,
-        {{ explode_months(month_start('start_date'),
-                          month_start('least(coalesce(end_date, ' ~ as_of_date() ~ '), ' ~ as_of_date() ~ ')')) }}
-            as month
-    from contracts
+        {{ explode_months('first_month', 'last_month') }} as month
+    from contract_spans
 
 ),
 
@@ -53,7 +66,7 @@ fuel as (
     select
         f.customer_business_id,
         f.cost_center,
-        {{ month_start('f.refueled_on') }} as month,
+        cast({{ dbt.date_trunc('month', 'f.refueled_on') }} as date) as month,
         count(*) as fuel_transactions,
         sum(f.amount_eur) as fuel_eur,
         sum(f.liters) as fuel_liters,
@@ -63,7 +76,7 @@ fuel as (
     left join factors as e
         on e.product = f.product
     where f.customer_business_id is not null
-    group by f.customer_business_id, f.cost_center, {{ month_start('f.refueled_on') }}
+    group by f.customer_business_id, f.cost_center, cast({{ dbt.date_trunc('month', 'f.refueled_on') }} as date)
 
 ),
 
@@ -72,11 +85,11 @@ washes as (
     select
         customer_business_id,
         cost_center,
-        {{ month_start('washed_on') }} as month,
+        cast({{ dbt.date_trunc('month', 'washed_on') }} as date) as month,
         count(*) as washes
     from {{ ref('fct_washes') }}
     where customer_business_id is not null
-    group by customer_business_id, cost_center, {{ month_start('washed_on') }}
+    group by customer_business_id, cost_center, cast({{ dbt.date_trunc('month', 'washed_on') }} as date)
 
 ),
 

@@ -22,12 +22,7 @@ sequenced as (
 
     select
         *,
-        row_number() over (
-            partition by person_id, purpose, channel order by recorded_at, consent_event_id
-        ) as sequence_number,
-        lead(recorded_on) over (
-            partition by person_id, purpose, channel order by recorded_at, consent_event_id
-        ) as next_recorded_on
+        lead(recorded_on) over (partition by person_id, purpose, channel order by sequence_number) as next_recorded_on
     from scoped
 
 ),

@@ -22,9 +22,7 @@ as_of_events as (
 
     select
         *,
-        row_number() over (
-            partition by person_id, purpose, channel order by recorded_at desc, consent_event_id desc
-        ) as recency_rank
+        max(sequence_number) over (partition by person_id, purpose, channel) as latest_sequence_number
     from scoped
     where recorded_on <= {{ as_of_date() }}
 
@@ -46,7 +44,7 @@ final as (
         recorded_at,
         {{ as_of_date() }} as as_of
     from as_of_events
-    where recency_rank = 1
+    where sequence_number = latest_sequence_number
 
 )
 

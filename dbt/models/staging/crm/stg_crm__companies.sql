@@ -1,3 +1,5 @@
+{#- The column list (grouped: ids, ..., lineage) is the macro crm_company_columns in macros/staging/crm_columns.sql:
+    crm_companies_history cleans every version of the same rows with it, so both layers clean alike. -#}
 with
 
 source as (
