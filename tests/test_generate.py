@@ -11,7 +11,7 @@ import random
 import re
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -25,8 +25,7 @@ from dagster_project.synthetic.records import (
     CONSENT_COLUMNS, CONTRACT_COLUMNS, GENERATED_SOURCES, PERSON_COLUMNS, WASH_COLUMNS,
 )
 from ingest.contracts import SOURCES
-
-AS_OF = date(2026, 11, 20)
+from tests.support import AS_OF
 SMALL = {"persons": 150, "days": 5, "seed": 7}
 PLATE = re.compile(r"^[A-Z]{2,3}-[1-9][0-9]{0,2}$")
 VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
@@ -466,7 +465,7 @@ def test_contract_mix(landing: tuple[Path, dict]) -> None:
 def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) -> None:
     out, report = landing
     calls: list[tuple[str, int, int]] = []
-    inc = generate_landing(tmp_path, as_of=date(2026, 11, 21), days=1, master=False, persons=SMALL["persons"],
+    inc = generate_landing(tmp_path, as_of=AS_OF + timedelta(days=1), days=1, master=False, persons=SMALL["persons"],
                            seed=SMALL["seed"], progress=lambda *a: calls.append(a)).to_dict()
     assert {c[0] for c in calls} == {"fuel", "wash", "web"} and all(c[1] == c[2] for c in calls)
     names = {(s, n) for s, files in inc["files"].items() for n in files}
