@@ -53,6 +53,14 @@ create table if not exists raw.quarantine (
     quarantined_at timestamptz,
     as_of date
 );
+-- Vehicle events (fuel, wash) whose subject was erased keep counting in the company's costs: erasure clears the
+-- plate and phone that linked them, and records here the contract the event belonged to (no personal data).
+create table if not exists raw.anonymised_events (
+    source varchar not null,
+    event_id varchar not null,
+    contract_id varchar not null,
+    anonymised_at timestamptz not null
+);
 """
 
 

@@ -77,11 +77,11 @@ def samples_landing(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_fleet(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> BuiltFleet:
+def built_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
     """The hand-made fleet (day 1) loaded and built once with ``dbt build``, which also runs every data test and
     unit test of the project on it."""
     base = tmp_path_factory.getbasetemp()
-    root = (base if worker_id == "master" else base.parent) / "dbt_fleet"
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "dbt_fleet"
     with FileLock(str(root) + ".lock"):
         if not (root / "done").exists():
             shutil.rmtree(root, ignore_errors=True)

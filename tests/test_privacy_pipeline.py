@@ -320,8 +320,25 @@ def test_profiling_tables_are_k_anonymous(home: Path):
         bad = k_anonymity_violations(con, _manifest())
     finally:
         con.close()
-    assert set(bad) >= {"customer_profile", "vehicle_usage_profile"}
+    assert set(bad) == set(PROFILING_TABLES)
     assert sum(bad.values()) == 0
+
+
+def test_every_profiling_column_is_a_quasi_identifier_or_declared_non_identifying():
+    import copy
+
+    from dagster_project.privacy.audit import quasi_identifiers, undeclared_profiling_columns
+
+    manifest = _manifest()
+    assert undeclared_profiling_columns(manifest) == []
+    nodes = {n["name"]: n for n in manifest["nodes"].values() if n.get("schema") == "profiling"}
+    # spend bands are quasi-identifiers (RULES.md §2), in every profiling table that publishes one
+    assert {"fuel_spend_band", "power_source", "vehicle_class"} <= set(quasi_identifiers(nodes["vehicle_usage_profile"]))
+    # a new band column without a declaration is found
+    planted = copy.deepcopy(manifest)
+    node = next(n for n in planted["nodes"].values() if n.get("name") == "vehicle_usage_profile")
+    node["columns"]["tyre_wear_band"] = {"name": "tyre_wear_band", "meta": {}, "config": {"meta": {}}}
+    assert undeclared_profiling_columns(planted) == ["vehicle_usage_profile.tyre_wear_band"]
 
 
 def test_objectors_are_absent_from_every_profiling_table(home: Path):

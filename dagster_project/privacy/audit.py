@@ -33,12 +33,32 @@ def connect_with_key(settings: Settings, read_only: bool = False) -> Iterator[du
         yield con
 
 
+def quasi_identifiers(node: dict[str, Any]) -> list[str]:
+    """The columns of a profiling model declared ``identifier: quasi`` (in the yml's order)."""
+    return [c for c, col in node.get("columns", {}).items()
+            if (column_declaration(col) or {}).get("identifier") == "quasi"]
+
+
+def undeclared_profiling_columns(manifest: dict[str, Any]) -> list[str]:
+    """``model.column`` of every profiling column that is neither the subject's pseudonym (identifier key), nor a
+    quasi-identifier, nor declared non-identifying with a reason (``meta.non_identifying``)."""
+    out = []
+    for node in model_nodes(manifest, PROFILING_SCHEMA):
+        for name, col in node.get("columns", {}).items():
+            identifier = (column_declaration(col) or {}).get("identifier")
+            reason = model_meta(col).get("non_identifying")
+            if identifier in ("key", "quasi") or (isinstance(reason, str) and reason.strip()):
+                continue
+            out.append(f"{node['name']}.{name}")
+    return out
+
+
 def k_anonymity_violations(con, manifest: dict[str, Any], k: int = K) -> dict[str, int]:
-    """Per profiling table: rows in quasi-identifier combinations covering fewer than k subjects."""
+    """Per profiling table: rows in combinations of all its quasi-identifiers that cover fewer than k subjects,
+    whatever the rows' generalisation level."""
     out: dict[str, int] = {}
     for node in model_nodes(manifest, PROFILING_SCHEMA):
-        meta = model_meta(node)
-        qis = meta.get("quasi_identifiers") or []
+        qis = quasi_identifiers(node)
         if not qis:
             continue
         cols = ", ".join(f'"{c}"' for c in qis)

@@ -26,6 +26,16 @@
     end)
 {%- endmacro %}
 
+{#- Months bands of months_band -> 0-6 | 7-12 | 13+. -#}
+{% macro coarse_months_band(band) -%}
+    (case
+        when {{ band }} is null then null
+        when {{ band }} in ('0-3', '4-6') then '0-6'
+        when {{ band }} = '7-12' then '7-12'
+        else '13+'
+    end)
+{%- endmacro %}
+
 {#- Age bands of the age_band macro -> under_35 | 35-54 | 55+. -#}
 {% macro coarse_age_band(band) -%}
     (case

@@ -16,7 +16,7 @@ latest as (
 
 matched as (
 
-    {{ match_events_to_contracts('latest', 'transaction_id', 'refueled_on') }}
+    {{ match_events_to_contracts('latest', 'transaction_id', 'refueled_on', 'fuel') }}
 
 ),
 

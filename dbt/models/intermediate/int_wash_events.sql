@@ -10,7 +10,7 @@ washes as (
 
 matched as (
 
-    {{ match_events_to_contracts('washes', 'wash_id', 'washed_on') }}
+    {{ match_events_to_contracts('washes', 'wash_id', 'washed_on', 'wash') }}
 
 ),
 

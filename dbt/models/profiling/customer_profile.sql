@@ -119,17 +119,20 @@ features as (
 
 {{ k_anonymise(
     'features', 'person_pseudonym',
-    ['wash_frequency_band', 'contract_months_remaining_band', 'web_engagement_band', 'mobility_band'],
+    ['wash_frequency_band', 'web_engagement_band', 'mobility_band'],
     [
         {'age_band': 'age_band', 'postal_area': 'postal_area', 'customer_type': 'customer_type',
-         'vehicle_class': 'vehicle_class', 'power_source': 'power_source', 'fuel_spend_band': 'fuel_spend_band'},
+         'vehicle_class': 'vehicle_class', 'power_source': 'power_source', 'fuel_spend_band': 'fuel_spend_band',
+         'contract_months_remaining_band': 'contract_months_remaining_band'},
         {'age_band': coarse_age_band('age_band'), 'postal_area': "substr(postal_area, 1, 1) || 'x'",
          'customer_type': 'customer_type', 'vehicle_class': 'vehicle_class',
-         'power_source': power_group('power_source'), 'fuel_spend_band': coarse_spend_band('fuel_spend_band')},
+         'power_source': power_group('power_source'), 'fuel_spend_band': coarse_spend_band('fuel_spend_band'),
+         'contract_months_remaining_band': 'contract_months_remaining_band'},
         {'age_band': coarse_age_band('age_band'), 'postal_area': "'*'", 'customer_type': 'customer_type',
-         'vehicle_class': "'*'", 'power_source': power_group('power_source'), 'fuel_spend_band': "'*'"},
+         'vehicle_class': "'*'", 'power_source': power_group('power_source'), 'fuel_spend_band': "'*'",
+         'contract_months_remaining_band': coarse_months_band('contract_months_remaining_band')},
         {'age_band': "'*'", 'postal_area': "'*'", 'customer_type': 'customer_type', 'vehicle_class': "'*'",
-         'power_source': "'*'", 'fuel_spend_band': "'*'"},
+         'power_source': "'*'", 'fuel_spend_band': "'*'", 'contract_months_remaining_band': "'*'"},
     ],
     k=var('k_anonymity', 5)
 ) }}

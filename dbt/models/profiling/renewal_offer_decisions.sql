@@ -26,10 +26,10 @@ decided as (
     select
         *,
         case
-            when contract_months_remaining_band in ('0-3', '4-6')
+            when contract_months_remaining_band in ('0-3', '4-6', '0-6')
                 and power_source in ('electric', 'plug_in_hybrid', 'hybrid', 'electrified') then 'R1'
-            when contract_months_remaining_band in ('0-3', '4-6', '7-12') and fuel_spend_band = 'high' then 'R2'
-            when contract_months_remaining_band in ('0-3', '4-6', '7-12') then 'R3'
+            when contract_months_remaining_band in ('0-3', '4-6', '0-6', '7-12') and fuel_spend_band = 'high' then 'R2'
+            when contract_months_remaining_band in ('0-3', '4-6', '0-6', '7-12') then 'R3'
             else 'R4'
         end as rule_id
     from profile

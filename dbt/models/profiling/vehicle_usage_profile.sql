@@ -2,8 +2,8 @@
     Vehicle usage profile (schema profiling): one row per car on an active contract, keyed by a pseudonym of its
     VIN (domain vehicle). No plate, VIN, person or company id. A car whose driver or private customer objects to
     profiling (or asked for erasure) is absent, since its usage describes that person.
-    Quasi-identifiers (vehicle_class, power_source, make, monthly_km_band) are generalised per row to k-anonymity,
-    like customer_profile.
+    Quasi-identifiers (every column declared `identifier: quasi` in profiling.yml) are generalised per row to
+    k-anonymity, like customer_profile.
 -#}
 with
 
@@ -84,7 +84,7 @@ features as (
         {{ spend_band('f.fuel_spend') }} as fuel_spend_band,
         {{ wash_band('w.washes') }} as wash_frequency_band,
         {{ months_band('v.remaining_months') }} as contract_months_remaining_band,
-        v.is_company_contract
+        case when v.is_company_contract then 'company' else 'private' end as customer_kind
     from vehicles as v
     left join mileage as m
         on m.contract_id = v.contract_id
@@ -97,16 +97,20 @@ features as (
 
 {{ k_anonymise(
     'features', 'vehicle_pseudonym',
-    ['contracted_km_forecast', 'fuel_spend_band', 'wash_frequency_band', 'contract_months_remaining_band',
-     'is_company_contract'],
+    ['contracted_km_forecast', 'wash_frequency_band'],
     [
         {'vehicle_class': 'vehicle_class', 'power_source': 'power_source', 'make': 'make',
-         'monthly_km_band': 'monthly_km_band'},
+         'monthly_km_band': 'monthly_km_band', 'fuel_spend_band': 'fuel_spend_band',
+         'contract_months_remaining_band': 'contract_months_remaining_band', 'customer_kind': 'customer_kind'},
         {'vehicle_class': 'vehicle_class', 'power_source': 'power_source', 'make': "'*'",
-         'monthly_km_band': 'monthly_km_band'},
+         'monthly_km_band': 'monthly_km_band', 'fuel_spend_band': coarse_spend_band('fuel_spend_band'),
+         'contract_months_remaining_band': coarse_months_band('contract_months_remaining_band'),
+         'customer_kind': 'customer_kind'},
         {'vehicle_class': 'vehicle_class', 'power_source': power_group('power_source'), 'make': "'*'",
-         'monthly_km_band': "'*'"},
-        {'vehicle_class': "'*'", 'power_source': "'*'", 'make': "'*'", 'monthly_km_band': "'*'"},
+         'monthly_km_band': "'*'", 'fuel_spend_band': "'*'", 'contract_months_remaining_band': "'*'",
+         'customer_kind': 'customer_kind'},
+        {'vehicle_class': "'*'", 'power_source': "'*'", 'make': "'*'", 'monthly_km_band': "'*'",
+         'fuel_spend_band': "'*'", 'contract_months_remaining_band': "'*'", 'customer_kind': "'*'"},
     ],
     k=var('k_anonymity', 5)
 ) }}
@@ -121,7 +125,7 @@ select
     fuel_spend_band,
     wash_frequency_band,
     contract_months_remaining_band,
-    is_company_contract,
+    customer_kind,
     generalisation_level,
     {{ as_of_date() }} as as_of
 from k_published
