@@ -9,6 +9,10 @@ from dagster_project.defs.jobs import pipeline_job
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.schedules import daily_schedule
 from dagster_project.defs.sensors import landing_sensor
+from dagster_project.settings import create_files_owner_only
+
+# dagster dev, the daemon and their run workers create warehouse, archive and report files too: owner-only.
+create_files_owner_only()
 
 defs = dg.Definitions(
     assets=[*raw.RAW_ASSETS, warehouse_dbt, *privacy.ASSETS, quality.quality_expectations,

@@ -15,6 +15,13 @@ class SettingsError(ValueError):
     """A user-facing configuration mistake (shown as a one-line error)."""
 
 
+def create_files_owner_only() -> None:
+    """Every file and directory this process creates from now on is readable by its owner only (umask 077): the
+    warehouse, the landing archive, rejected and duplicate files, exports, reports, the key and Dagster's storage
+    all can hold personal data."""
+    os.umask(0o077)
+
+
 def today_helsinki() -> date:
     return datetime.now(HELSINKI).date()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import shutil
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -324,9 +325,12 @@ class Loader:
         return datetime.now(timezone.utc)
 
     def _move(self, path: Path, folder: Path, name: str) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
+        """Move a landing file into the home (archive, rejected, duplicates): owner-only there, whatever mode the
+        upstream system delivered it with, since it holds personal data."""
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = folder / name
         shutil.move(str(path), str(target))
+        os.chmod(target, 0o600)
         return target
 
     def ingest(self, source: Source, progress: Callable[[str], None] | None = None) -> SourceOutcome:

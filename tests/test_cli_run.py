@@ -160,3 +160,14 @@ def test_help_works_everywhere():
     for args in (["--help"], ["run", "--help"], ["generate", "--help"], ["demo", "--help"]):
         result = fleetdw(*args)
         assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_files_with_personal_data_are_created_owner_only(first_run):
+    home, result = first_run
+    assert result.returncode == 0
+    files = [home / "warehouse.duckdb", *(home / "archive").rglob("*"), *(home / "dagster").rglob("*")]
+    key = home / "secrets" / "pseudonym.key"
+    files += [key] if key.exists() else []
+    readable_by_others = [p for p in files if p.exists() and p.stat().st_mode & 0o077]
+    assert len([p for p in files if p.is_file()]) > 10
+    assert readable_by_others == []

@@ -217,6 +217,11 @@ def expected_eligible(landing: Path, report: dict, channel: str) -> dict[str, st
 # --------------------------------------------------------------------------------------------------------------
 # §1 marketing exports
 
+def spreadsheet_text(value: str) -> str:
+    """OWASP: a cell that begins with =, +, -, @, a tab or a carriage return gets a leading apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 @pytest.mark.parametrize("channel", ["email", "phone"])
 def test_export_contains_exactly_the_persons_the_rules_allow(home: Path, privacy_build: Path, report: dict,
                                                              channel: str):
@@ -232,7 +237,7 @@ def test_export_contains_exactly_the_persons_the_rules_allow(home: Path, privacy
     assert len(expected) > 20, "the generated data must hold eligible persons"
     assert len(rows) == len(got), "one row per person"
     assert got == set(expected), f"{len(got - set(expected))} too many, {len(set(expected) - got)} missing"
-    wrong_contact = sum(1 for r in rows if r["contact"] != expected[r["person_id"]])
+    wrong_contact = sum(1 for r in rows if r["contact"] != spreadsheet_text(expected[r["person_id"]]))
     assert wrong_contact == 0, "the contact column holds the channel's own contact detail"
     assert {r["channel"] for r in rows} == {channel}
 
@@ -464,3 +469,23 @@ def test_pseudonym_key_is_nowhere_but_its_key_file(home: Path, privacy_build: Pa
     leaks = sum(1 for p in places if contains_key(p))
     assert len(places) > 10
     assert leaks == 0, f"the key was found in {leaks} file(s)"
+
+
+def test_export_refuses_to_replace_a_file_without_force(home: Path):
+    out = home / "existing.csv"
+    out.write_text("someone else's file\n")
+    proc = fleetdw(home, "segments", "export", "all_contacts", "--channel", "email", "--out", str(out), check=False)
+    assert proc.returncode == 2 and "--force" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert out.read_text() == "someone else's file\n"
+    fleetdw(home, "segments", "export", "all_contacts", "--channel", "email", "--out", str(out), "--force")
+    assert read_export(out) and (out.stat().st_mode & 0o077) == 0
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"x\")", "+358401234567", "-1+1", "@SUM(A1)", "\tcmd", "\rcmd",
+                                   "plain", "a=b", None])
+def test_export_cells_that_a_spreadsheet_would_evaluate_are_written_as_text(value):
+    from dagster_project.privacy.segments import spreadsheet_safe
+
+    con = duckdb.connect()
+    got = con.execute(f"select {spreadsheet_safe('v')} from (select ?::varchar as v)", [value]).fetchall()[0][0]
+    assert got == (None if value is None else spreadsheet_text(value))

@@ -13,7 +13,7 @@ import click
 from dagster_project.cli import dsar, holds, publish, quality, retention, review, segments
 from dagster_project.cli.console import print_summary, progress_callback
 from dagster_project.cli.options import USER_ERRORS, UserError, common_options, settings_from
-from dagster_project.settings import Settings, parse_as_of
+from dagster_project.settings import Settings, create_files_owner_only, parse_as_of
 
 class FleetGroup(click.Group):
     """Turns known user errors raised anywhere below into one-line messages."""
@@ -96,4 +96,5 @@ for command in (segments.segments_group, publish.publish_command, review.review_
 
 
 def main() -> None:
+    create_files_owner_only()
     cli(prog_name="fleetdw")

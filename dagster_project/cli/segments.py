@@ -36,8 +36,9 @@ def list_segments() -> None:
 @click.argument("segment")
 @click.option("--channel", required=True, type=click.Choice(CHANNELS), help="The channel to contact on.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV file to write.")
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
 @common_options
-def export(segment: str, channel: str, out: Path, **opts: Any) -> None:
+def export(segment: str, channel: str, out: Path, force: bool, **opts: Any) -> None:
     """Export the persons of SEGMENT eligible on CHANNEL as CSV (person_id, channel, contact, segment columns)."""
     from dagster_project.privacy.segments import built_as_of, segments
     from dagster_project.warehouse import open_warehouse
@@ -48,6 +49,8 @@ def export(segment: str, channel: str, out: Path, **opts: Any) -> None:
     if segment not in known:
         raise LookupError(f"unknown segment {segment!r}; known: {', '.join(known)}")
     out = out.expanduser().absolute()
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists (use --force to replace it)")
     if not out.parent.is_dir():
         raise SettingsError(f"directory {out.parent} does not exist")
     with open_warehouse(settings, read_only=True) as con:

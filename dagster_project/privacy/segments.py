@@ -47,10 +47,21 @@ def segments(manifest: dict[str, Any] | None = None) -> dict[str, Segment]:
     return dict(sorted(out.items()))
 
 
+# OWASP CSV injection: a cell beginning with one of these is a formula to a spreadsheet.
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def spreadsheet_safe(expr: str) -> str:
+    """The SQL of a text value a spreadsheet shows as text: one beginning with =, +, -, @, a tab or a carriage
+    return gets a leading apostrophe, so no spreadsheet evaluates it."""
+    text = f"cast({expr} as varchar)"
+    return f"(case when regexp_matches({text}, '{FORMULA_START}') then chr(39) || {text} else {text} end)"
+
+
 def export_sql(segment: Segment, channel: str) -> str:
-    extra = "".join(f', s."{c}"' for c in segment.columns)
+    extra = "".join(", " + spreadsheet_safe(f's."{c}"') + f' as "{c}"' for c in segment.columns)
     return (
-        f"select s.person_id, e.channel, e.contact{extra} "
+        f"select s.person_id, e.channel, {spreadsheet_safe('e.contact')} as contact{extra} "
         f"from {PRIVACY_SCHEMA}.{segment.model} as s "
         f"join {PRIVACY_SCHEMA}.marketing_eligibility as e on e.person_id = s.person_id "
         f"where e.channel = '{channel}' and e.eligible and e.contact is not null "
