@@ -37,6 +37,7 @@ from dagster_project.retention.control import ensure_control_tables, now
 from dagster_project.retention.plan import Plan, blocked_by, compute_plan, evaluate_gates, save_plan
 from dagster_project.retention.targets import Target, all_targets
 from dagster_project.settings import Settings
+from ingest.lines import numbered_lines_sql
 
 CRASH_ENV = "FLEETDW_RETENTION_CRASH_AT"   # tests only: exit hard at a named point
 WORK_PREFIX = ".retention-"
@@ -316,13 +317,6 @@ def _event_links(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> No
                         f"where v.phone in (select phone from _erase_phones)")
 
 
-def _numbered_lines_sql(path: Path) -> str:
-    """A file's lines numbered exactly as the loader numbers them (DuckDB's reader, gzip transparently)."""
-    return (f"select row_number() over () as n, line from read_csv({_literal(str(path))}, "
-            "columns = {'line': 'VARCHAR'}, header = false, delim = '\x1f', quote = '', escape = '', "
-            "auto_detect = false, max_line_size = 10000000)")
-
-
 def matching_lines(path: Path, needle: str, numbers: set[int] | None = None) -> set[str] | None:
     """The text of the lines of a landing file that hold a needle or whose number is in ``numbers`` (kept in
     memory only). None when the file cannot be read as lines."""
@@ -330,7 +324,7 @@ def matching_lines(path: Path, needle: str, numbers: set[int] | None = None) -> 
     try:
         scan.execute("create temp table _n as select unnest(?::bigint[]) as n", [sorted(numbers or [])])
         return {line for (line,) in _private(scan, f"""
-            select line from ({_numbered_lines_sql(path)})
+            select line from ({numbered_lines_sql(path, 'n')})
             where n in (select n from _n) or regexp_matches(line, {_literal(needle)})""")}
     except PrivateQueryError:
         return None
