@@ -59,11 +59,6 @@ class Expect:
     column: str | list[str]
     args: dict = field(default_factory=dict)
 
-    @property
-    def rule_name(self) -> str:
-        col = self.column if isinstance(self.column, str) else "+".join(self.column)
-        return f"{self.kind}:{col}"
-
 
 @dataclass
 class Suite:

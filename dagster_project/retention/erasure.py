@@ -61,10 +61,6 @@ class Outcome:
         self.timings[phase] = round(t - since, 2)
         return t
 
-    def summary(self) -> dict[str, Any]:
-        return {"status": self.status, "erased_subjects": self.erased_subjects, "blocked_by": self.blocked_by,
-                "verification": self.verification}
-
 
 def _crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
