@@ -260,35 +260,15 @@ def _apply_target(con: duckdb.DuckDBPyConnection, target: Target, columns: dict[
 
 
 def _shorter_policies(con: duckdb.DuckDBPyConnection, plan: Plan, audit: list) -> int:
-    """Raw IPs after 30 days, identified web events after 26 months, quarantine after 90 days, contract personal
-    fields 10 years after the contract ended. Counted per table under the policy's name (no subject)."""
-    as_of = plan.as_of
-    steps: list[tuple[str, str, str, list]] = []
-    if _exists(con, "raw.web"):
-        steps.append((P.RAW_IP.name, "raw.web", "update raw.web set ip_address = null where ip_address is not null "
-                                                "and event_time < ?", [P.RAW_IP.cutoff(as_of)]))
-        cutoff = P.WEB_IDENTIFIED.cutoff(as_of)
-        steps.append((P.WEB_IDENTIFIED.name, "raw.web", "delete from raw.web where (cookie_id is not null or user_id "
-                                                        "is not null) and event_time < ?", [cutoff]))
-        for rel in ("intermediate.int_web_events",):
-            if _exists(con, rel):
-                steps.append((P.WEB_IDENTIFIED.name, rel, f"delete from {rel} where event_time < ?", [cutoff]))
-        if _exists(con, "marts.web_sessions"):
-            steps.append((P.WEB_IDENTIFIED.name, "marts.web_sessions",
-                          "delete from marts.web_sessions where session_start < ?", [cutoff]))
-    if _exists(con, "raw.quarantine"):
-        steps.append((P.QUARANTINE.name, "raw.quarantine", "delete from raw.quarantine where as_of < ?",
-                      [P.QUARANTINE.cutoff(as_of)]))
-    if _exists(con, "raw.contracts"):
-        steps.append((P.CONTRACT_PERSONAL.name, "raw.contracts",
-                      "update raw.contracts set driver_person_id = null, notes = null, registration_number = null, "
-                      "vin = null where end_date < ? and (driver_person_id is not null or notes is not null or "
-                      "registration_number is not null or vin is not null)", [P.CONTRACT_PERSONAL.cutoff(as_of)]))
+    """The row rules of ``policy.SHORTER_RULES`` (files are the archive's). Counted per table under the policy's
+    name (no subject)."""
     total = 0
-    for policy, rel, sql, params in steps:
-        n = con.execute(sql, params).fetchall()[0][0]
+    for rule in P.SHORTER_RULES:
+        if rule.action == "delete_files" or not _exists(con, rule.relation):
+            continue
+        n = con.execute(rule.apply_sql(), [rule.policy.cutoff(plan.as_of)]).fetchall()[0][0]
         if n:
-            audit.append((None, rel, policy, "delete_or_null", int(n)))
+            audit.append((None, rule.relation, rule.policy.name, "delete_or_null", int(n)))
             total += int(n)
     return total
 
@@ -378,11 +358,12 @@ def _archive_rewrites(con: duckdb.DuckDBPyConnection, settings: Settings, run_id
         root = settings.home / folder
         if root.exists():
             actions += [(str(f), "delete", None) for f in root.rglob("*") if f.is_file() and file_holds(f, needles)]
-    cutoff = P.LANDING_FILES.cutoff(settings.as_of)
-    for (path,) in con.execute("select archive_path from raw.file_manifest where as_of < ? and archive_path is not "
-                               "null", [cutoff]).fetchall():
-        if Path(path).exists() and not any(a[0] == path for a in actions):
-            actions.append((path, "delete", None))
+    for rule in P.SHORTER_RULES:
+        if rule.action != "delete_files":
+            continue
+        for (path,) in con.execute(rule.apply_sql(), [rule.policy.cutoff(settings.as_of)]).fetchall():
+            if Path(path).exists() and not any(a[0] == path for a in actions):
+                actions.append((path, "delete", None))
     return actions
 
 

@@ -134,21 +134,17 @@ def compute_plan(con: duckdb.DuckDBPyConnection, as_of: date, home: Path) -> Pla
 
 
 def shorter_policy_counts(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
-    raw = _relations(con, "raw")
-    out = {P.RAW_IP.name: 0, P.WEB_IDENTIFIED.name: 0, P.QUARANTINE.name: 0, P.LANDING_FILES.name: 0}
-    if "web" in raw:
-        out[P.RAW_IP.name] = int(_scalar(con, "select count(*) from raw.web where ip_address is not null "
-                                              "and event_time < ?", [P.RAW_IP.cutoff(as_of)]))
-        out[P.WEB_IDENTIFIED.name] = int(_scalar(
-            con, "select count(*) from raw.web where (cookie_id is not null or user_id is not null) "
-                 "and event_time < ?", [P.WEB_IDENTIFIED.cutoff(as_of)]))
-    if "quarantine" in raw:
-        out[P.QUARANTINE.name] = int(_scalar(con, "select count(*) from raw.quarantine where as_of < ?",
-                                             [P.QUARANTINE.cutoff(as_of)]))
-    if "file_manifest" in raw:
-        paths = con.execute("select archive_path from raw.file_manifest where as_of < ? and archive_path is not null",
-                            [P.LANDING_FILES.cutoff(as_of)]).fetchall()
-        out[P.LANDING_FILES.name] = sum(1 for (p,) in paths if Path(p).exists())
+    """Rows (or files) due under each shorter policy, counted by its planned rules (``policy.SHORTER_RULES``)."""
+    out = {rule.policy.name: 0 for rule in P.SHORTER_RULES if rule.planned}
+    for rule in P.SHORTER_RULES:
+        schema, name = rule.relation.split(".")
+        if not rule.planned or name not in _relations(con, schema):
+            continue
+        if rule.action == "delete_files":
+            paths = con.execute(rule.apply_sql(), [rule.policy.cutoff(as_of)]).fetchall()
+            out[rule.policy.name] += sum(1 for (p,) in paths if Path(p).exists())
+        else:
+            out[rule.policy.name] += int(_scalar(con, rule.count_sql(), [rule.policy.cutoff(as_of)]))
     return out
 
 
