@@ -17,7 +17,9 @@ from typing import Any
 import duckdb
 
 from dagster_project.retention import policy as P
+from dagster_project.retention.archive import expired_files
 from dagster_project.retention.control import ensure_control_tables, now
+from dagster_project.retention.selection import relation_exists
 
 
 class WarehouseNotBuilt(FileNotFoundError):
@@ -58,11 +60,6 @@ class Gate:
     description: str = ""
 
 
-def _relations(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
-    return {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()}
-
-
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> Any:
     return con.execute(sql, params or []).fetchall()[0][0]
 
@@ -78,7 +75,7 @@ def pseudonymiser(home: Path):
 def compute_plan(con: duckdb.DuckDBPyConnection, as_of: date, home: Path) -> Plan:
     """The subjects due as of ``as_of``: relationship ended before the cutoff and not protected, plus pending
     erasure requests of persons without a legal hold; and what the shorter policies would remove."""
-    if "crm_persons" not in _relations(con, "raw"):
+    if not relation_exists(con, "raw.crm_persons"):
         raise WarehouseNotBuilt("the warehouse has no raw layer yet: run `fleetdw run` first")
     ensure_control_tables(con)
     cutoff = P.PERSON.cutoff(as_of)
@@ -137,12 +134,10 @@ def shorter_policy_counts(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[s
     """Rows (or files) due under each shorter policy, counted by its planned rules (``policy.SHORTER_RULES``)."""
     out = {rule.policy.name: 0 for rule in P.SHORTER_RULES if rule.planned}
     for rule in P.SHORTER_RULES:
-        schema, name = rule.relation.split(".")
-        if not rule.planned or name not in _relations(con, schema):
+        if not rule.planned or not relation_exists(con, rule.relation):
             continue
         if rule.action == "delete_files":
-            paths = con.execute(rule.apply_sql(), [rule.policy.cutoff(as_of)]).fetchall()
-            out[rule.policy.name] += sum(1 for (p,) in paths if Path(p).exists())
+            out[rule.policy.name] += len(expired_files(con, rule, as_of))
         else:
             out[rule.policy.name] += int(_scalar(con, rule.count_sql(), [rule.policy.cutoff(as_of)]))
     return out
