@@ -63,8 +63,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict[s
 def collect(con: duckdb.DuckDBPyConnection, person_id: str, pseudonym: str, manifest: dict[str, Any]
             ) -> dict[str, list[dict[str, Any]]]:
     targets = S.all_targets(con, manifest)
-    S.stage_subjects(con, [(person_id, pseudonym, "access")])
-    S.stage_links(con, S.crm_phones(con))
+    S.stage_subjects(con, [(person_id, pseudonym, "access")], targets)
+    S.stage_links(con, manifest, S.crm_phones(con))
     sections: dict[str, list[dict[str, Any]]] = {}
     for t in targets:
         S.select_rows(con, t)

@@ -122,9 +122,9 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     clock = time.monotonic()
     ensure_control_tables(con)
     targets = S.all_targets(con, manifest)
-    S.stage_subjects(con, [(p, plan.pseudonyms[p], r) for p, r in plan.subjects.items()])
+    S.stage_subjects(con, [(p, plan.pseudonyms[p], r) for p, r in plan.subjects.items()], targets)
     ids = S.subject_identifiers(con)
-    S.stage_links(con, ids["phone"])
+    S.stage_links(con, manifest, ids["phone"])
     cols = {t.relation: S.relation_columns(con, t.relation) for t in targets}
     for t in targets:
         S.select_rows(con, t, cols[t.relation])

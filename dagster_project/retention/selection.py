@@ -45,6 +45,9 @@ RAW_ONLY: dict[str, dict[str, dict[str, str]]] = {
 }
 # Event sources whose rows are linked to a person through a mart or a phone, by their own key.
 EVENT_KEYS = {"fuel": "transaction_id", "wash": "wash_id", "web": "event_id"}
+# The CRM's persons as staging normalises them. Named, not derived: the register of record is where a subject's
+# needles (phone) and the Robinson list's name-and-address match come from, a choice no column declaration makes.
+CRM_PERSONS_STAGING = "staging.stg_crm__persons"
 
 
 @dataclass
@@ -248,14 +251,17 @@ def subject_views(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> d
 
 # --- the subjects, staged in temp tables ------------------------------------------------------------------------
 
-def stage_subjects(con: duckdb.DuckDBPyConnection, subjects: Iterable[tuple[str, str, str]]) -> None:
+def stage_subjects(con: duckdb.DuckDBPyConnection, subjects: Iterable[tuple[str, str, str]],
+                   targets: list[Target]) -> None:
     """Temp tables ``_erase_persons`` (``(person_id, pseudonym, reason)`` rows) and ``_erase_cookies``: the cookie
-    ids of the subjects' web events."""
+    ids that raw tables link to a subject's person id (the raw targets matched both by person and by cookie)."""
     con.execute("create or replace temp table _erase_persons (person_id varchar, pseudonym varchar, reason varchar)")
     con.executemany("insert into _erase_persons values (?, ?, ?)", list(subjects))
-    con.execute("create or replace temp table _erase_cookies as select distinct w.cookie_id, w.user_id as person_id "
-                "from raw.web w join _erase_persons s on w.user_id = s.person_id where w.cookie_id is not null"
-                if relation_exists(con, "raw.web") else
+    links = [f'select distinct w."{cookie.column}" as cookie_id, w."{key.column}" as person_id from {t.relation} w '
+             f'join _erase_persons s on w."{key.column}" = s.person_id where w."{cookie.column}" is not null'
+             for t in targets if t.layer == "raw"
+             for cookie in t.matches if cookie.kind == "cookie" for key in t.matches if key.kind == "person"]
+    con.execute("create or replace temp table _erase_cookies as " + " union ".join(links) if links else
                 "create or replace temp table _erase_cookies (cookie_id varchar, person_id varchar)")
 
 
@@ -271,9 +277,9 @@ def subject_identifiers(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     for col in ("ssn", "email", "phone"):
         ids[col] = values(con, f"select {col} from raw.crm_persons where person_id in {subjects} "
                                f"except select {col} from raw.crm_persons where {others}")
-    if relation_exists(con, "staging.stg_crm__persons"):
-        ids["phone"] |= values(con, f"select phone from staging.stg_crm__persons where person_id in {subjects} "
-                                    f"except select phone from staging.stg_crm__persons where {others}")
+    if relation_exists(con, CRM_PERSONS_STAGING):
+        ids["phone"] |= values(con, f"select phone from {CRM_PERSONS_STAGING} where person_id in {subjects} "
+                                    f"except select phone from {CRM_PERSONS_STAGING} where {others}")
     contracts = (f"from raw.contracts where customer_person_id in {subjects} or driver_person_id in {subjects}")
     ids["plate"] = values(con, f"select registration_number {contracts}")
     ids["vin"] = values(con, f"select vin {contracts}")
@@ -284,22 +290,23 @@ def subject_identifiers(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 def crm_phones(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every phone the CRM holds for the staged subjects, shared with another person or not (an access request
     shows what is linked to the person by phone)."""
-    return [p for (p,) in con.execute("select phone from staging.stg_crm__persons where person_id in "
+    return [p for (p,) in con.execute(f"select phone from {CRM_PERSONS_STAGING} where person_id in "
                                       "(select person_id from _erase_persons) and phone is not null").fetchall()]
 
 
-def stage_links(con: duckdb.DuckDBPyConnection, phones: Iterable[str]) -> None:
+def stage_links(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], phones: Iterable[str]) -> None:
     """Temp tables ``_erase_phones``, ``_erase_events`` and an empty selection ``_sel``, after
     :func:`stage_subjects`."""
     con.execute("create or replace temp table _erase_phones as select distinct unnest(?::varchar[]) as phone",
                 [list(phones)])
-    _stage_events(con)
+    _stage_events(con, manifest)
     con.execute("create or replace temp table _sel (tbl varchar, action varchar, rid bigint, person_id varchar)")
 
 
-def _stage_events(con: duckdb.DuckDBPyConnection) -> None:
+def _stage_events(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> None:
     """Temp table ``_erase_events(source, key, person_id)``: event rows linked to a subject by a table of the
-    warehouse (the fuel and wash marts resolve refueller and driver) or by the subject's phone (staging)."""
+    warehouse (the fuel and wash marts resolve refueller and driver) or by the subject's phone (the models built on
+    the event source that carry its key and a phone)."""
     con.execute("create or replace temp table _erase_events (source varchar, key varchar, person_id varchar)")
     tables = base_tables(con)
     for source, key in EVENT_KEYS.items():
@@ -309,10 +316,11 @@ def _stage_events(con: duckdb.DuckDBPyConnection) -> None:
             for col in [c for c in cols if c.endswith("person_id") or c == "user_id"]:
                 con.execute(f"insert into _erase_events select '{source}', t.\"{key}\", s.person_id from {rel} t "
                             f"join _erase_persons s on t.\"{col}\" = s.person_id")
-        staging = {"fuel": "staging.stg_fuel__transactions", "wash": "staging.stg_wash__washes"}.get(source)
-        if staging and relation_exists(con, staging):
-            con.execute(f"insert into _erase_events select '{source}', v.\"{key}\", null from {staging} v "
-                        f"where v.phone in (select phone from _erase_phones)")
+        for node in models_on_source(manifest, source):
+            staging = relation_of(node)
+            if {key, "phone"} <= set(relation_columns(con, staging)):
+                con.execute(f"insert into _erase_events select '{source}', v.\"{key}\", null from {staging} v "
+                            f"where v.phone in (select phone from _erase_phones)")
 
 
 # --- the rows ---------------------------------------------------------------------------------------------------
@@ -349,7 +357,7 @@ def select_rows(con: duckdb.DuckDBPyConnection, target: Target, columns: dict[st
                 continue
             name_match = ""
             if {"first_name", "last_name", "street_address"} <= set(scols):
-                name_match = (" or exists (select 1 from staging.stg_crm__persons p join _erase_persons e using "
+                name_match = (f" or exists (select 1 from {CRM_PERSONS_STAGING} p join _erase_persons e using "
                               "(person_id) where lower(p.first_name) = lower(v.first_name) and lower(p.last_name) = "
                               "lower(v.last_name) and lower(p.street_address) = lower(v.street_address))")
             source = (f"select t.rowid, null from {rel} t join (select _load_id, _line from {staging} v where "

@@ -14,22 +14,25 @@ from dagster_project.retention.archive import file_holds
 from dagster_project.retention.control import now
 from dagster_project.retention.needles import pattern, private_query, values
 from dagster_project.retention.selection import base_tables, relation_columns, relation_exists
+from ingest.contracts import SOURCES
 from ingest.validation import q
 
 TEXT_TYPES = ("VARCHAR", "JSON")
+# A subject's plate or VIN stays where another row still refers to it (the vehicle outlives its driver): it must be
+# gone only when no raw row refers to it any more.
+VEHICLE_COLUMNS = {"plate": "registration_number", "vin": "vin"}
 
 
 def needles_to_verify(con: duckdb.DuckDBPyConnection, ids: dict[str, set[str]]) -> set[str]:
     """What must be gone after the erasure committed on ``con``: the subjects' own identifiers, and their plates
-    and VINs that no other row still refers to."""
+    and VINs that no raw row (any source whose contract has the column) still refers to."""
     final = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
-    for kind, cols_ in (("plate", ("registration_number",)), ("vin", ("vin",))):
+    for kind, column in VEHICLE_COLUMNS.items():
         still: set[str] = set()
-        for rel in ("raw.contracts", "raw.fuel", "raw.wash"):
-            for c in cols_:
-                if relation_exists(con, rel) and c in relation_columns(con, rel) and ids[kind]:
-                    still |= values(con, f"select distinct \"{c}\" from {rel} where \"{c}\" in "
-                                         f"(select unnest(?::varchar[]))", [list(ids[kind])])
+        for rel in (f"raw.{s.name}" for s in SOURCES.values() if column in s.column_names):
+            if relation_exists(con, rel) and column in relation_columns(con, rel) and ids[kind]:
+                still |= values(con, f"select distinct \"{column}\" from {rel} where \"{column}\" in "
+                                     f"(select unnest(?::varchar[]))", [list(ids[kind])])
         final |= ids[kind] - still
     return final
 
