@@ -173,7 +173,8 @@ def gate_relationship_end_plausible(con: duckdb.DuckDBPyConnection, as_of: date)
                   count(*) filter (where relationship_end < ?)
            from raw.crm_persons_current""", [as_of, P.LIMITS.earliest_relationship_end]).fetchall()[0]
     return _gate("relationship_end_plausible", after + before_start + too_early == 0,
-                 end_after_as_of=int(after), end_before_start=int(before_start), end_before_1990=int(too_early))
+                 end_after_as_of=int(after), end_before_start=int(before_start),
+                 **{f"end_before_{P.LIMITS.earliest_relationship_end.year}": int(too_early)})
 
 
 def gate_contract_persons_exist(con: duckdb.DuckDBPyConnection) -> Gate:

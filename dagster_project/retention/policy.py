@@ -134,10 +134,12 @@ PROTECTING_CONTRACT_STATES = ("ordered", "active")
 
 GATES: tuple[tuple[str, str], ...] = (
     ("sources_fresh", "CRM and contract sources loaded within the freshness window; their latest file not rejected"),
-    ("relationship_end_plausible", "no relationship_end after as-of, before relationship_start or before 1990"),
+    ("relationship_end_plausible", "no relationship_end after as-of, before relationship_start or before "
+                                   f"{LIMITS.earliest_relationship_end.year}"),
     ("contract_persons_exist", "every contract's customer and driver person exists in the CRM"),
     ("no_protected_subject_due", "no subject in the plan has an ordered/active contract (time-based) or a legal hold"),
-    ("volume_within_limit", "subjects due stay within 2 % of persons and 500, unless a steward approved the plan"),
+    ("volume_within_limit", f"subjects due stay within {LIMITS.max_share * 100:g} % of persons and "
+                            f"{LIMITS.max_subjects}, unless a steward approved the plan"),
     ("previous_verification_passed", "the previous deletion's post-deletion verification passed"),
 )
 GATE_NAMES: tuple[str, ...] = tuple(name for name, _ in GATES)
