@@ -4,8 +4,8 @@ requests (DSAR) and the plan share this module.
 Where a subject's data lives (one :class:`Target` per relation):
 
 * dbt relations: the column ``meta.personal_data`` declarations and model ``subject_key``/``subject_path`` of the
-  manifest (``dagster_project/privacy/declarations.py``). Only tables are touched; views (staging, intermediate views) show
-  whatever their tables hold.
+  manifest (``dagster_project/privacy/declarations.py``). Only tables are touched; views (staging, intermediate
+  views) show whatever their tables hold.
 * the raw layer: a raw table inherits the declarations of the models built on its source (same column names),
   plus :data:`RAW_ONLY` for the raw columns staging renames or drops.
 * the control tables: ``dagster_project.privacy.ops_tables.OPS_TABLES`` and retention's own ``RETENTION_TABLES``.
