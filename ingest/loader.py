@@ -27,12 +27,12 @@ from typing import Callable
 import duckdb
 
 from ingest.contracts import SOURCES, Source
+from ingest.lines import lines_table, numbered_lines_sql
 from ingest.raw_schema import ensure_raw_schema
 from ingest.validation import q, typed_select
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial")
 HEADER_PROBE_BYTES = 1 << 20
-JSON_LINE_DELIMITER = "\x1f"  # a raw control character cannot occur in valid JSON, so each line is one field
 
 
 class FileRejected(Exception):
@@ -224,15 +224,6 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
 DRIFT_SAMPLE_LINES = 2_000
 
 
-def _json_lines_sql(path: Path) -> str:
-    """Each physical line of a (possibly gzipped) JSON Lines file with its 1-based line number."""
-    return (
-        f"select row_number() over () as _line, line from read_csv({q(str(path))}, columns = {{'line': 'VARCHAR'}}, "
-        f"header = false, delim = {q(JSON_LINE_DELIMITER)}, quote = '', escape = '', auto_detect = false, "
-        f"max_line_size = 10000000)"
-    )
-
-
 def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> None:
     """A view of the file's lines parsed once into text fields; lines that are no JSON object are malformed."""
     schema = "{" + ", ".join(f'"{c}": "VARCHAR"' for c in source.column_names) + "}"
@@ -244,7 +235,7 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> 
             select _line, line,
                    case when json_valid(line) and starts_with(ltrim(line), '{{') then from_json(line, {q(schema)})
                    end as j
-            from ({_json_lines_sql(path)})
+            from ({numbered_lines_sql(path)})
             where line is not null and trim(line) <> ''
         )"""
     )
@@ -264,9 +255,7 @@ def _check_jsonl(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> 
     return [r[0] for r in con.execute(
         f"""select distinct k from (
               select unnest(json_keys(line)) as k
-              from (select line from read_csv({q(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
-                    delim = {q(JSON_LINE_DELIMITER)}, quote = '', escape = '', auto_detect = false,
-                    max_line_size = 10000000) limit {DRIFT_SAMPLE_LINES})
+              from (select line from {lines_table(path)} limit {DRIFT_SAMPLE_LINES})
               where json_valid(line) and starts_with(ltrim(line), '{{')
             ) where not list_contains({known}, k) order by 1""").fetchall()]
 

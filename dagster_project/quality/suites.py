@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from dagster_project.retention.policy import LIMITS
 from ingest.contracts import SOURCES, Source
+from ingest.validation import q
+
+END_AFTER_START = "relationship_end is null or relationship_start is null or relationship_end >= relationship_start"
+END_NOT_AFTER_AS_OF = "relationship_end is null or relationship_end <= {as_of}"
 
 # Cross-field rules per source: name -> SQL that is true (or null) when the row satisfies the rule.
 CROSS_RULES: dict[str, dict[str, str]] = {
@@ -23,13 +28,11 @@ CROSS_RULES: dict[str, dict[str, str]] = {
         "one_customer": "(customer_business_id is null) <> (customer_person_id is null)",
     },
     "crm_persons": {
-        "relationship_end_after_start": "relationship_end is null or relationship_start is null "
-                                        "or relationship_end >= relationship_start",
-        "relationship_end_not_after_as_of": "relationship_end is null or relationship_end <= {as_of}",
+        "relationship_end_after_start": END_AFTER_START,
+        "relationship_end_not_after_as_of": END_NOT_AFTER_AS_OF,
     },
     "crm_companies": {
-        "relationship_end_after_start": "relationship_end is null or relationship_start is null "
-                                        "or relationship_end >= relationship_start",
+        "relationship_end_after_start": END_AFTER_START,
     },
     "fuel": {
         "litres_or_kwh": "(product = 'EV') = (kwh is not null)",
@@ -37,19 +40,27 @@ CROSS_RULES: dict[str, dict[str, str]] = {
     },
 }
 
+
+def _in_contract(source: str, column: str) -> str:
+    """SQL: the column holds one of the values the source contract allows."""
+    return f"{column} in ({', '.join(q(v) for v in SOURCES[source].column(column).values)})"
+
+
+# The inputs of the retention gates (RULES.md §6), with the limits of retention/policy.py.
+_EARLIEST_END = LIMITS.earliest_relationship_end
 RETENTION_RULES: dict[str, str] = {
-    "relationship_end_not_after_as_of": "relationship_end is null or relationship_end <= {as_of}",
-    "relationship_end_after_start": "relationship_end is null or relationship_start is null "
-                                    "or relationship_end >= relationship_start",
-    "relationship_end_not_before_1990": "relationship_end is null or relationship_end >= date '1990-01-01'",
-    "customer_type_known": "customer_type in ('private', 'business_contact', 'prospect')",
+    "relationship_end_not_after_as_of": END_NOT_AFTER_AS_OF,
+    "relationship_end_after_start": END_AFTER_START,
+    f"relationship_end_not_before_{_EARLIEST_END.year}":
+        f"relationship_end is null or relationship_end >= date {q(_EARLIEST_END.isoformat())}",
+    "customer_type_known": _in_contract("crm_persons", "customer_type"),
 }
 CONTRACT_PARTY_RULES: dict[str, str] = {
     "customer_person_exists": "customer_person_id is null or customer_person_id in "
                               "(select person_id from raw.crm_persons_current)",
     "driver_person_exists": "driver_person_id is null or driver_person_id in "
                             "(select person_id from raw.crm_persons_current)",
-    "status_known": "status in ('ordered', 'active', 'ended', 'terminated')",
+    "status_known": _in_contract("contracts", "status"),
 }
 
 
@@ -58,11 +69,6 @@ class Expect:
     kind: str            # not_null | in_set | between | unique | rule
     column: str | list[str]
     args: dict = field(default_factory=dict)
-
-    @property
-    def rule_name(self) -> str:
-        col = self.column if isinstance(self.column, str) else "+".join(self.column)
-        return f"{self.kind}:{col}"
 
 
 @dataclass

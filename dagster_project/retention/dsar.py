@@ -16,8 +16,9 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.warehouse import open_warehouse
+from dagster_project.retention import selection as S
 from dagster_project.retention.control import ensure_control_tables, now, person_exists
+from dagster_project.warehouse import open_warehouse
 from dagster_project.settings import Settings
 
 PURPOSES = [
@@ -61,33 +62,17 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict[s
 
 def collect(con: duckdb.DuckDBPyConnection, person_id: str, pseudonym: str, manifest: dict[str, Any]
             ) -> dict[str, list[dict[str, Any]]]:
-    from dagster_project.retention.erasure import _columns, _event_links, _select
-    from dagster_project.retention.targets import _list, all_targets
-    from dagster_project.privacy.declarations import relation_nodes, subject_of
-
-    con.execute("create or replace temp table _erase_persons as select ?::varchar as person_id, "
-                "?::varchar as pseudonym, 'access' as reason", [person_id, pseudonym])
-    con.execute("create or replace temp table _erase_phones as select phone from staging.stg_crm__persons "
-                "where person_id = ? and phone is not null", [person_id])
-    con.execute("create or replace temp table _erase_cookies as select distinct cookie_id, user_id as person_id "
-                "from raw.web where user_id = ? and cookie_id is not null", [person_id])
-    con.execute("drop table if exists _erase_events")
-    _event_links(con, manifest)
-    con.execute("create or replace temp table _sel (tbl varchar, action varchar, rid bigint, person_id varchar)")
+    targets = S.all_targets(con, manifest)
+    S.stage_subjects(con, [(person_id, pseudonym, "access")], targets)
+    S.stage_links(con, manifest, S.crm_phones(con))
     sections: dict[str, list[dict[str, Any]]] = {}
-    for t in all_targets(con, manifest):
-        _select(con, t, _columns(con, t.relation))
-        rows = _rows(con, f"select * from {t.relation} where rowid in (select rid from _sel where tbl = ?)",
-                     [t.relation])
+    for t in targets:
+        S.select_rows(con, t)
+        rows = _rows(con, S.selected_rows_sql(t.relation), [t.relation])
         if rows:
             sections[t.relation] = rows
-    for node in relation_nodes(manifest):
-        relation = f"{node['schema']}.{node.get('alias') or node['name']}"
-        if relation in sections or node.get("config", {}).get("materialized") != "view":
-            continue
-        cols = _columns(con, relation)
-        keys = [k for k in _list(subject_of(node).get("subject_key")) if isinstance(k, str) and k in cols]
-        if not keys:
+    for relation, keys in S.subject_views(con, manifest).items():
+        if relation in sections:
             continue
         values = [pseudonym if "pseudonym" in k else person_id for k in keys]
         cond = " or ".join(f'"{k}" = ?' for k in keys)

@@ -17,7 +17,9 @@ from typing import Any
 import duckdb
 
 from dagster_project.retention import policy as P
+from dagster_project.retention.archive import expired_files
 from dagster_project.retention.control import ensure_control_tables, now
+from dagster_project.retention.selection import relation_exists
 
 
 class WarehouseNotBuilt(FileNotFoundError):
@@ -58,11 +60,6 @@ class Gate:
     description: str = ""
 
 
-def _relations(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
-    return {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()}
-
-
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> Any:
     return con.execute(sql, params or []).fetchall()[0][0]
 
@@ -78,7 +75,7 @@ def pseudonymiser(home: Path):
 def compute_plan(con: duckdb.DuckDBPyConnection, as_of: date, home: Path) -> Plan:
     """The subjects due as of ``as_of``: relationship ended before the cutoff and not protected, plus pending
     erasure requests of persons without a legal hold; and what the shorter policies would remove."""
-    if "crm_persons" not in _relations(con, "raw"):
+    if not relation_exists(con, "raw.crm_persons"):
         raise WarehouseNotBuilt("the warehouse has no raw layer yet: run `fleetdw run` first")
     ensure_control_tables(con)
     cutoff = P.PERSON.cutoff(as_of)
@@ -134,21 +131,15 @@ def compute_plan(con: duckdb.DuckDBPyConnection, as_of: date, home: Path) -> Pla
 
 
 def shorter_policy_counts(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, int]:
-    raw = _relations(con, "raw")
-    out = {P.RAW_IP.name: 0, P.WEB_IDENTIFIED.name: 0, P.QUARANTINE.name: 0, P.LANDING_FILES.name: 0}
-    if "web" in raw:
-        out[P.RAW_IP.name] = int(_scalar(con, "select count(*) from raw.web where ip_address is not null "
-                                              "and event_time < ?", [P.RAW_IP.cutoff(as_of)]))
-        out[P.WEB_IDENTIFIED.name] = int(_scalar(
-            con, "select count(*) from raw.web where (cookie_id is not null or user_id is not null) "
-                 "and event_time < ?", [P.WEB_IDENTIFIED.cutoff(as_of)]))
-    if "quarantine" in raw:
-        out[P.QUARANTINE.name] = int(_scalar(con, "select count(*) from raw.quarantine where as_of < ?",
-                                             [P.QUARANTINE.cutoff(as_of)]))
-    if "file_manifest" in raw:
-        paths = con.execute("select archive_path from raw.file_manifest where as_of < ? and archive_path is not null",
-                            [P.LANDING_FILES.cutoff(as_of)]).fetchall()
-        out[P.LANDING_FILES.name] = sum(1 for (p,) in paths if Path(p).exists())
+    """Rows (or files) due under each shorter policy, counted by its planned rules (``policy.SHORTER_RULES``)."""
+    out = {rule.policy.name: 0 for rule in P.SHORTER_RULES if rule.planned}
+    for rule in P.SHORTER_RULES:
+        if not rule.planned or not relation_exists(con, rule.relation):
+            continue
+        if rule.action == "delete_files":
+            out[rule.policy.name] += len(expired_files(con, rule, as_of))
+        else:
+            out[rule.policy.name] += int(_scalar(con, rule.count_sql(), [rule.policy.cutoff(as_of)]))
     return out
 
 
@@ -182,7 +173,8 @@ def gate_relationship_end_plausible(con: duckdb.DuckDBPyConnection, as_of: date)
                   count(*) filter (where relationship_end < ?)
            from raw.crm_persons_current""", [as_of, P.LIMITS.earliest_relationship_end]).fetchall()[0]
     return _gate("relationship_end_plausible", after + before_start + too_early == 0,
-                 end_after_as_of=int(after), end_before_start=int(before_start), end_before_1990=int(too_early))
+                 end_after_as_of=int(after), end_before_start=int(before_start),
+                 **{f"end_before_{P.LIMITS.earliest_relationship_end.year}": int(too_early)})
 
 
 def gate_contract_persons_exist(con: duckdb.DuckDBPyConnection) -> Gate:

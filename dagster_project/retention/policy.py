@@ -71,6 +71,52 @@ POLICIES: tuple[Policy, ...] = (PERSON, CONTRACT_PERSONAL, RAW_IP, WEB_IDENTIFIE
 
 
 @dataclass(frozen=True)
+class PolicyRule:
+    """What a time-based policy removes from one relation: rows (or columns of rows) whose ``time_column`` is before
+    the policy's cutoff. The plan counts with :meth:`count_sql`, the erasure runs :meth:`apply_sql`; both take the
+    cutoff as their one parameter."""
+
+    policy: Policy
+    relation: str
+    time_column: str
+    action: str                    # delete (rows) | null (the columns) | delete_files (the files the column names)
+    columns: tuple[str, ...] = ()  # null: the columns nulled; otherwise only rows holding any of them (none: all)
+    planned: bool = True           # counted in the plan (a run is due when a planned count is not zero)
+
+    def where(self) -> str:
+        held = " or ".join(f"{c} is not null" for c in self.columns)
+        return f"{self.time_column} < ?" + (f" and ({held})" if held else "")
+
+    def count_sql(self) -> str:
+        return f"select count(*) from {self.relation} where {self.where()}"
+
+    def apply_sql(self) -> str:
+        """The statement that carries the rule out; for ``delete_files``, the query of the files to delete."""
+        if self.action == "delete":
+            return f"delete from {self.relation} where {self.where()}"
+        if self.action == "null":
+            return f"update {self.relation} set {', '.join(f'{c} = null' for c in self.columns)} where {self.where()}"
+        return f"select {self.columns[0]} from {self.relation} where {self.where()}"
+
+
+# The shorter policies, one rule per relation, in the order the erasure applies them (IPs are nulled before the
+# identified events are deleted; each counts its own rows). The relations are named here on purpose: which tables a
+# period applies to is the policy itself, not something a column declaration says. The plan counts the layer of
+# record: the derived web tables follow the raw events, and a contract's personal fields are anonymised by a run
+# that is due for another reason (they are not counted in the plan).
+SHORTER_RULES: tuple[PolicyRule, ...] = (
+    PolicyRule(RAW_IP, "raw.web", "event_time", "null", ("ip_address",)),
+    PolicyRule(WEB_IDENTIFIED, "raw.web", "event_time", "delete", ("cookie_id", "user_id")),
+    PolicyRule(WEB_IDENTIFIED, "intermediate.int_web_events", "event_time", "delete", planned=False),
+    PolicyRule(WEB_IDENTIFIED, "marts.web_sessions", "session_start", "delete", planned=False),
+    PolicyRule(QUARANTINE, "raw.quarantine", "as_of", "delete"),
+    PolicyRule(CONTRACT_PERSONAL, "raw.contracts", "end_date", "null",
+               ("driver_person_id", "notes", "registration_number", "vin"), planned=False),
+    PolicyRule(LANDING_FILES, "raw.file_manifest", "as_of", "delete_files", ("archive_path",)),
+)
+
+
+@dataclass(frozen=True)
 class GateLimits:
     """Limits of the gates (RULES.md §6)."""
 
@@ -88,10 +134,12 @@ PROTECTING_CONTRACT_STATES = ("ordered", "active")
 
 GATES: tuple[tuple[str, str], ...] = (
     ("sources_fresh", "CRM and contract sources loaded within the freshness window; their latest file not rejected"),
-    ("relationship_end_plausible", "no relationship_end after as-of, before relationship_start or before 1990"),
+    ("relationship_end_plausible", "no relationship_end after as-of, before relationship_start or before "
+                                   f"{LIMITS.earliest_relationship_end.year}"),
     ("contract_persons_exist", "every contract's customer and driver person exists in the CRM"),
     ("no_protected_subject_due", "no subject in the plan has an ordered/active contract (time-based) or a legal hold"),
-    ("volume_within_limit", "subjects due stay within 2 % of persons and 500, unless a steward approved the plan"),
+    ("volume_within_limit", f"subjects due stay within {LIMITS.max_share * 100:g} % of persons and "
+                            f"{LIMITS.max_subjects}, unless a steward approved the plan"),
     ("previous_verification_passed", "the previous deletion's post-deletion verification passed"),
 )
 GATE_NAMES: tuple[str, ...] = tuple(name for name, _ in GATES)

@@ -67,7 +67,8 @@ def main() -> None:
 
     from dagster_project.warehouse import open_warehouse
     from dagster_project.retention.control import record_erasure_request
-    from dagster_project.retention.erasure import load_manifest, run_retention
+    from dagster_project.manifest import load_manifest
+    from dagster_project.retention.erasure import run_retention
     from dagster_project.settings import Settings
 
     settings = Settings.resolve(str(home), as_of=AS_OF)
