@@ -30,6 +30,7 @@ from ingest.contracts import SOURCES, Source
 from ingest.lines import lines_table, numbered_lines_sql
 from ingest.raw_schema import ensure_raw_schema
 from ingest.validation import q, typed_select
+from ingest.bulk import insert_many
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial")
 HEADER_PROBE_BYTES = 1 << 20
@@ -204,7 +205,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
     for i, (line, _, _) in enumerate(r for r in rejects if not (r[0] in seen or seen.add(r[0]))):
         bad_rows.append((line, line - (i + 1) - 1))
     if bad_rows:
-        con.executemany("insert into _bad_lines values (?, ?)", bad_rows)
+        insert_many(con, "insert into _bad_lines values (?, ?)", bad_rows)
     cols = ", ".join(f'"{c}"' for c in source.column_names)
     con.execute(
         f"""create temp table _stage as

@@ -97,7 +97,8 @@ def built_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One generated warehouse (150 persons, loaded and built with dbt, no retention applied yet)."""
     os.environ.setdefault("FLEETDW_PSEUDONYM_KEY", "retention-tests-key-0123456789abcdef")
-    shared = tmp_path_factory.getbasetemp().parent / "retention_baseline"
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "retention_baseline"
     shared.mkdir(exist_ok=True)
     home = shared / "home"
     with FileLock(str(shared / "build.lock")):

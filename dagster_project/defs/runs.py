@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
+from filelock import FileLock, Timeout
 
 from dagster_project.defs.dbt import warehouse_dbt
 from dagster_project.defs.privacy import AUDIT_KEY
@@ -25,7 +26,7 @@ from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.retention import ERASURE_KEY, PLAN_KEY, retention_plan
 from dagster_project.privacy.segments import CHANNELS
 from dagster_project.settings import Settings, SettingsError
-from dagster_project.warehouse import open_warehouse
+from dagster_project.warehouse import WarehouseLocked, open_warehouse
 from ingest.contracts import SOURCE_NAMES
 
 # One run at a time: DuckDB has one writer, so runs the daemon launches (sensor, schedule) queue behind each other.
@@ -60,32 +61,66 @@ def _values(metadata: dict[str, Any]) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in metadata.items()}
 
 
+RUN_LOCK = "run.lock"
+CLI_TRIGGER = {"fleetdw/trigger": "cli"}
+
+
+@contextlib.contextmanager
+def one_command_at_a_time(settings: Settings):
+    """Hold ``<home>/run.lock`` for a command's whole run: a second ``fleetdw`` run on the same home ends at once
+    with a one-line "busy" error (exit 2) instead of meeting the first one half-way through the warehouse."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.home / RUN_LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise WarehouseLocked(f"the warehouse {settings.warehouse} is busy: another fleetdw run is in progress "
+                              f"on {settings.home}; try again when it has finished") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _fail_abandoned_runs(instance: dg.DagsterInstance) -> None:
+    """Runs of ``fleetdw`` still marked as started while we hold the run lock were killed (kill -9, a crash):
+    record them as failed, so the run history tells the truth."""
+    running = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+                                              tags=CLI_TRIGGER))
+    for run in running:
+        instance.report_run_failed(run)
+
+
 def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] | None = None,
             tags: dict[str, str] | None = None) -> JobRun:
-    # Fail fast, with a clear message, when another process holds the warehouse.
-    with open_warehouse(settings):
-        pass
-    from dagster_project.definitions import defs
+    with one_command_at_a_time(settings):
+        # Fail fast, with a clear message, when another process holds the warehouse.
+        with open_warehouse(settings):
+            pass
+        from dagster_project.definitions import defs
 
-    job = defs.resolve_job_def(job_name)
-    run_config: dict[str, Any] = {
-        "resources": {"warehouse": WarehouseResource.run_config(settings)},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-    }
-    if extra_run_config:
-        run_config.update(extra_run_config)
-    # dagster-dbt echoes dbt's log lines to stdout; stdout belongs to the command's own output (``--json``), and
-    # the structured events are in Dagster's event log anyway.
-    with instance_for(settings) as instance, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                        tags={"fleetdw/as_of": settings.as_of.isoformat(), **(tags or {})})
-        failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]
-        materialisations: dict[dg.AssetKey, dict[str, Any]] = {}
-        for event in result.get_asset_materialization_events():
-            mat = event.materialization
-            materialisations[mat.asset_key] = _values(mat.metadata)
-        checks = [(e.asset_check_key, e.passed, _values(e.metadata)) for e in result.get_asset_check_evaluations()]
-        return JobRun(result.run_id, result.success, failed, materialisations, checks)
+        job = defs.resolve_job_def(job_name)
+        run_config: dict[str, Any] = {
+            "resources": {"warehouse": WarehouseResource.run_config(settings)},
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        }
+        if extra_run_config:
+            run_config.update(extra_run_config)
+        # dagster-dbt echoes dbt's log lines to stdout; stdout belongs to the command's own output (``--json``),
+        # and the structured events are in Dagster's event log anyway.
+        with instance_for(settings) as instance, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            _fail_abandoned_runs(instance)
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                            tags={"fleetdw/as_of": settings.as_of.isoformat(), **CLI_TRIGGER,
+                                                  **(tags or {})})
+            failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]
+            materialisations: dict[dg.AssetKey, dict[str, Any]] = {}
+            for event in result.get_asset_materialization_events():
+                mat = event.materialization
+                materialisations[mat.asset_key] = _values(mat.metadata)
+            checks = [(e.asset_check_key, e.passed, _values(e.metadata))
+                      for e in result.get_asset_check_evaluations()]
+            return JobRun(result.run_id, result.success, failed, materialisations, checks)
 
 
 def require_landing(settings: Settings) -> None:
@@ -161,7 +196,7 @@ def finding_steps(job: JobRun) -> set[str]:
 def run_pipeline(settings: Settings) -> dict[str, Any]:
     """``fleetdw run``: the whole pipeline as one Dagster run, and its summary."""
     require_landing(settings)
-    job = execute(settings, "fleetdw_pipeline", tags={"fleetdw/trigger": "cli"})
+    job = execute(settings, "fleetdw_pipeline")
     failed = sorted(set(job.failed_steps) - finding_steps(job))
     summary: dict[str, Any] = {
         "as_of": settings.as_of.isoformat(),

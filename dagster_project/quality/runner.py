@@ -20,6 +20,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import duckdb  # noqa: E402
 
 from dagster_project.quality.suites import Expect, Suite, all_suites, batch_sql, retention_sql  # noqa: E402
+from ingest.bulk import insert_many
 
 REPO_CONTEXT = Path(__file__).resolve().parents[2] / "expectations"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
@@ -178,7 +179,7 @@ def run_suites(con: duckdb.DuckDBPyConnection, home: Path, run_id: str, as_of: d
     results.append(validate(ctx, suites["retention_inputs"], frame))
     ensure_control_tables(con)
     ts = now()
-    con.executemany("insert into ops.quality_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    insert_many(con, "insert into ops.quality_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(run_id, as_of, ts, r.suite, r.rows, r.expectations, len(r.failed_rules), r.failed_rules,
                       r.success) for r in results])
     return results

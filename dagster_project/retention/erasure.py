@@ -36,6 +36,8 @@ from dagster_project.retention.swap import (copy_live, crash_point, record_file_
 from dagster_project.retention.verify import needles_to_verify, record_verification, verify
 from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
+from ingest.raw_schema import ensure_raw_schema
+from ingest.bulk import insert_many
 
 
 @dataclass
@@ -140,6 +142,7 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     audit: list[tuple] = []
     crash_point("before_transaction")
     con.execute("begin transaction")
+    _keep_event_contracts(con)
     for t in [*targets, S.QUARANTINE]:
         outcome.rows_changed += _apply_target(con, t, cols.get(t.relation, {}), audit)
     outcome.rows_changed += _shorter_policies(con, plan, audit)
@@ -151,6 +154,29 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     con.execute("commit")
     outcome.lap("transaction", clock)
     return needles_to_verify(con, ids), archive_actions
+
+
+# The company's record of each vehicle event: the mart that holds the event's contract.
+EVENT_FACTS = {"fuel": "marts.fct_fuel_transactions", "wash": "marts.fct_washes"}
+
+
+def _keep_event_contracts(con: duckdb.DuckDBPyConnection) -> None:
+    """Before a subject's fuel and wash events lose their plate (the link to the contract), record the contract
+    each belonged to in ``raw.anonymised_events``, so a later build keeps counting them in the company's costs."""
+    ensure_raw_schema(con)   # a warehouse loaded by an older version lacks the table until its next load
+    for source, facts in EVENT_FACTS.items():
+        key = S.EVENT_KEYS[source]
+        if not (S.relation_exists(con, facts) and S.relation_exists(con, f"raw.{source}")):
+            continue
+        con.execute(f"""
+            insert into raw.anonymised_events (source, event_id, contract_id, anonymised_at)
+            select distinct ?, f."{key}", f.contract_id, now()
+            from raw.{source} as r
+            join _sel as s on s.tbl = ? and s.rid = r.rowid and s.action <> 'delete'
+            join {facts} as f on f."{key}" = r."{key}"
+            where f.contract_id is not null
+              and f."{key}" not in (select event_id from raw.anonymised_events where source = ?)""",
+                    [source, f"raw.{source}", source])
 
 
 def _apply_target(con: duckdb.DuckDBPyConnection, target: S.Target, columns: dict[str, str], audit: list) -> int:
@@ -215,6 +241,6 @@ def _record_audit(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, audit
             return "linked_to_subject"   # rows found by phone or name and address, not by person id
         return P.ERASURE_REQUEST.name if reason.get(person_id) == "erasure_request" else P.PERSON.name
 
-    con.executemany("insert into ops.erasure_audit values (?, ?, ?, ?, ?, ?, ?, ?)",
+    insert_many(con, "insert into ops.erasure_audit values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(run_id, plan.as_of, pseudo.get(p) if p else None, policy_of(p, pol), rel, action, n, ts)
                      for p, rel, pol, action, n in audit])

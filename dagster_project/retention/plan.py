@@ -20,6 +20,7 @@ from dagster_project.retention import policy as P
 from dagster_project.retention.archive import expired_files
 from dagster_project.retention.control import ensure_control_tables, now
 from dagster_project.retention.selection import relation_exists
+from ingest.bulk import insert_many
 
 
 class WarehouseNotBuilt(FileNotFoundError):
@@ -250,6 +251,6 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan: Plan, gates: list[Gate], run
          json.dumps(plan.shorter), blocked, status])
     con.execute("delete from ops.retention_plan_subjects where plan_id = ?", [plan.plan_id])
     if plan.subjects:
-        con.executemany("insert into ops.retention_plan_subjects values (?, ?, ?)",
+        insert_many(con, "insert into ops.retention_plan_subjects values (?, ?, ?)",
                         [(plan.plan_id, plan.pseudonyms[p], r) for p, r in sorted(plan.subjects.items())])
     return plan.plan_id

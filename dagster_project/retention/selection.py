@@ -35,6 +35,7 @@ from dagster_project.retention.control import RETENTION_TABLES
 from dagster_project.retention.needles import private_query, values
 from ingest.contracts import SOURCES
 from ingest.validation import q
+from ingest.bulk import insert_many
 
 # Raw columns that staging renames or drops (declared here, in the same shape as the dbt declarations).
 RAW_ONLY: dict[str, dict[str, dict[str, str]]] = {
@@ -256,7 +257,7 @@ def stage_subjects(con: duckdb.DuckDBPyConnection, subjects: Iterable[tuple[str,
     """Temp tables ``_erase_persons`` (``(person_id, pseudonym, reason)`` rows) and ``_erase_cookies``: the cookie
     ids that raw tables link to a subject's person id (the raw targets matched both by person and by cookie)."""
     con.execute("create or replace temp table _erase_persons (person_id varchar, pseudonym varchar, reason varchar)")
-    con.executemany("insert into _erase_persons values (?, ?, ?)", list(subjects))
+    insert_many(con, "insert into _erase_persons values (?, ?, ?)", list(subjects))
     links = [f'select distinct w."{cookie.column}" as cookie_id, w."{key.column}" as person_id from {t.relation} w '
              f'join _erase_persons s on w."{key.column}" = s.person_id where w."{cookie.column}" is not null'
              for t in targets if t.layer == "raw"

@@ -21,6 +21,7 @@ from dagster_project.retention.archive import FileAction, remove_orphan_rewrites
 from dagster_project.retention.control import ensure_control_tables
 from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
+from ingest.bulk import insert_many
 
 CRASH_ENV = "FLEETDW_RETENTION_CRASH_AT"   # tests only: exit hard at a named point
 WORK_PREFIX = ".retention-"
@@ -55,7 +56,7 @@ def write_fresh(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
 
 def record_file_actions(con: duckdb.DuckDBPyConnection, run_id: str, actions: list[FileAction]) -> None:
     """Inside the erasure's transaction: the file actions :func:`recover` completes after the swap."""
-    con.executemany("insert into ops.pending_file_actions values (?, ?, ?, ?, false)",
+    insert_many(con, "insert into ops.pending_file_actions values (?, ?, ?, ?, false)",
                     [(run_id, p, a, t) for p, a, t in actions])
 
 

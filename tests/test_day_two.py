@@ -1,0 +1,98 @@
+"""Day two: what the warehouse legitimately looks like after an erasure is what its tests expect, so the runs after
+an erasure keep succeeding and the company's costs keep counting the anonymised facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.dbt import run_dbt
+from tests.support.retention import Home, run_retention
+
+
+def _driver_of_ended_company_car_with_events(home: Home) -> str:
+    """An active business contact who drove a company car under an ended contract whose fuel and wash events the
+    warehouse holds (the events stay, anonymised, when the driver is erased)."""
+    return home.rows("""
+        select c.driver_person_id
+        from raw.contracts_current c
+        join raw.crm_persons_current p on p.person_id = c.driver_person_id
+        join marts.fct_fuel_transactions f on f.contract_id = c.contract_id
+        join marts.fct_washes w on w.contract_id = c.contract_id
+        where c.status in ('ended', 'terminated') and c.customer_business_id is not null
+          and p.customer_type = 'business_contact' and p.relationship_end is null
+        group by 1 order by count(*) desc, 1 limit 1""")[0][0]
+
+
+def _erase(home: Home, person_id: str) -> None:
+    from dagster_project.retention.control import record_erasure_request
+    from dagster_project.warehouse import open_warehouse
+
+    with open_warehouse(home.settings) as con:
+        record_erasure_request(con, person_id, "ticket 1")
+
+
+def test_the_build_after_erasing_a_driver_of_a_company_car_passes_every_test(home: Home, tmp_path: Path):
+    person = _driver_of_ended_company_car_with_events(home)
+    costs_before = home.rows("select customer_business_id, round(sum(fuel_eur), 2), sum(washes) from marts.fleet_monthly_costs "
+                             "group by 1 order by 1")
+    _erase(home, person)
+    outcome = run_retention(home)
+    assert outcome.status == "applied" and outcome.verification == "passed"
+    assert home.scalar("select count(*) from raw.fuel where registration_number is null") > 0
+    # the next build: every data test and unit test of the project, on the anonymised rows
+    run_dbt(["build"], home.warehouse, tmp_path / "work")
+    costs_after = home.rows("select customer_business_id, round(sum(fuel_eur), 2), sum(washes) from marts.fleet_monthly_costs "
+                            "group by 1 order by 1")
+    assert costs_after == costs_before
+
+
+def test_a_second_run_on_the_same_home_is_a_one_line_busy_error(tmp_path: Path):
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from tests.support import REPO, SAMPLES
+
+    home = tmp_path / "home"
+    shutil.copytree(SAMPLES, home / "landing")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("FLEETDW_")}
+    env.update(FLEETDW_HOME=str(home), FLEETDW_AS_OF="2026-11-22")
+    cmd = [sys.executable, "-m", "dagster_project.cli", "run", "--json"]
+    first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        from filelock import FileLock, Timeout
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:   # until the first run holds the run lock
+            try:
+                with FileLock(str(home / "run.lock"), timeout=0):
+                    pass
+            except Timeout:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the first run never took the run lock")
+        second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert len(second.stderr.strip().splitlines()) == 1 and "busy" in second.stderr
+        assert "Traceback" not in second.stderr and second.stdout == ""
+    finally:
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert __import__("json").loads(out)["status"] == "success"
+
+
+def test_a_run_where_only_the_shorter_policies_are_due_applies_them(home: Path):
+    """No person is due, raw IPs older than 30 days are: the erasure runs with no subject at all."""
+    from tests.support import AS_OF
+    from tests.support.retention import due_now, set_relationship_end
+
+    set_relationship_end(home, sorted(due_now(home)), None)
+    cutoff = f"timestamp '{AS_OF.isoformat()}' - interval 30 day"
+    old_ips = home.scalar(f"select count(*) from raw.web where ip_address is not null and event_time < {cutoff}")
+    assert old_ips > 0 and not due_now(home)
+    outcome = run_retention(home)
+    assert (outcome.status, outcome.erased_subjects, outcome.verification) == ("applied", 0, "passed")
+    assert home.scalar(f"select count(*) from raw.web where ip_address is not null and event_time < {cutoff}") == 0
+    assert home.scalar("select count(*) from ops.erasure_audit where policy = 'raw_ip_address' and rows > 0") >= 1
