@@ -96,3 +96,28 @@ def test_a_run_where_only_the_shorter_policies_are_due_applies_them(home: Path):
     assert (outcome.status, outcome.erased_subjects, outcome.verification) == ("applied", 0, "passed")
     assert home.scalar(f"select count(*) from raw.web where ip_address is not null and event_time < {cutoff}") == 0
     assert home.scalar("select count(*) from ops.erasure_audit where policy = 'raw_ip_address' and rows > 0") >= 1
+
+
+def test_the_retention_benchmark_prints_no_figure_for_work_it_did_not_do(home: Path):
+    """A kept home whose last verification failed: the gate blocks the erasure, so the benchmark must fail
+    without a figure (it used to clear the failed verification, or report a blocked run as timed)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    from dagster_project.retention.control import ensure_control_tables
+
+    con = home.con()
+    ensure_control_tables(con)
+    con.execute("insert into ops.verification_results values ('earlier', date '2026-11-01', now(), 1, 1, 1, 0, 0, 1, "
+                "false)")
+    con.close()
+    proc = subprocess.run([sys.executable, "tests/benchmarks/bench_retention.py", "--keep", str(home.path),
+                           "--subjects", "3"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "FLEETDW_HOME": str(home.path)})
+    assert proc.returncode != 0
+    assert "no figure" in proc.stderr
+    assert "erase_s=" not in proc.stdout and " s, peak " not in proc.stdout
+    assert home.scalar("select count(*) from ops.verification_results where not passed") == 1

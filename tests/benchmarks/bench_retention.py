@@ -64,6 +64,8 @@ def main() -> None:
         summary = json.loads(run.stdout) if run.stdout.strip() else {}
         print(f"pipeline run: {time.time() - t:.1f} s, status {summary.get('status')}, "
               f"retention {summary.get('retention')}", flush=True)
+        if run.returncode != 0 or summary.get("status") != "success":
+            raise SystemExit(f"the pipeline run that builds the warehouse failed (exit {run.returncode}); no figure")
 
     from dagster_project.warehouse import open_warehouse
     from dagster_project.retention.control import record_erasure_request
@@ -79,11 +81,6 @@ def main() -> None:
             [args.subjects]).fetchall()]
         for p in persons:
             record_erasure_request(con, p, "benchmark")
-        if args.keep is not None and con.execute(
-                "select count(*) from ops.verification_results where not passed").fetchall()[0][0]:
-            # A reused home whose earlier benchmark verification failed: the gate would (rightly) block.
-            print("note: clearing a failed verification of an earlier benchmark run on the kept home", flush=True)
-            con.execute("delete from ops.verification_results where not passed")
         con.execute("checkpoint")
     size_mb = settings.warehouse.stat().st_size / 1e6
 
@@ -92,6 +89,16 @@ def main() -> None:
     outcome = run_retention(settings, "bench-retention", manifest)
     erase_s = time.time() - t
     erase_peak = peak_mb()
+    with open_warehouse(settings, read_only=True) as con:
+        left = con.execute("select count(*) from raw.crm_persons where person_id in (select unnest(?::varchar[]))",
+                           [persons]).fetchall()[0][0]
+    # A figure only for the work it claims: applied, every requested subject erased, verification passed.
+    if outcome.status != "applied" or outcome.erased_subjects < len(persons) or left or \
+            outcome.verification != "passed":
+        raise SystemExit(f"the erasure did not do the work it is timed for (status {outcome.status}, "
+                         f"{outcome.erased_subjects} of {len(persons)} subjects, {left} still in raw, blocked by "
+                         f"{outcome.blocked_by}, verification {outcome.verification} {outcome.verification_detail})"
+                         ": no figure")
     print(f"retention: {outcome.status}, blocked by {outcome.blocked_by}, {outcome.erased_subjects} subjects, "
           f"{outcome.rows_changed} rows changed, {outcome.files_changed} files, verification {outcome.verification} "
           f"{outcome.verification_detail}; phases (s): {outcome.timings}", flush=True)
