@@ -121,3 +121,36 @@ def test_the_retention_benchmark_prints_no_figure_for_work_it_did_not_do(home: P
     assert "no figure" in proc.stderr
     assert "erase_s=" not in proc.stdout and " s, peak " not in proc.stdout
     assert home.scalar("select count(*) from ops.verification_results where not passed") == 1
+
+
+def test_a_failed_verification_is_cleared_only_by_verifying_again_after_the_fix(home: Path):
+    from dagster_project.retention.plan import gate_previous_verification
+    from dagster_project.retention.verify import reverify
+
+    person = _driver_of_ended_company_car_with_events(home)
+    email = home.scalar("select email from raw.crm_persons_current where person_id = ?", [person])
+    assert email
+    con = home.con()   # a copy of the subject's email somewhere no declaration knows
+    con.execute("create table main.stray_notes as select ? as note", [f"mail to: {email}"])
+    con.close()
+    _erase(home, person)
+    outcome = run_retention(home)
+    assert outcome.status == "applied" and outcome.verification == "failed" and outcome.verification_detail["table_hits"]
+    assert home.scalar("select count(*) from ops.erasure_fingerprints") > 0
+
+    def gate_passes() -> bool:
+        con = home.con(read_only=True)
+        try:
+            return gate_previous_verification(con).passed
+        finally:
+            con.close()
+
+    assert not gate_passes()
+    again = reverify(home.settings)          # nothing fixed yet: still failed, still blocking
+    assert again["verification"] == "failed" and again["table_hits"] == 1 and not gate_passes()
+    con = home.con()
+    con.execute("drop table main.stray_notes")
+    con.close()
+    fixed = reverify(home.settings)
+    assert fixed["verification"] == "passed" and gate_passes()
+    assert home.scalar("select count(*) from ops.erasure_fingerprints") == 0

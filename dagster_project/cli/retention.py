@@ -77,3 +77,21 @@ def approve(plan_id: str, **opts: Any) -> None:
         if not record_approval(con, plan_id, getpass.getuser()):
             raise LookupError(f"unknown plan {plan_id}: run `fleetdw retention plan` first")
     click.echo(f"plan {plan_id} approved; the next run erases it if the other gates pass and its subjects are unchanged")
+
+
+@retention_group.command("verify")
+@common_options
+def verify_cmd(**opts: Any) -> None:
+    """Verify the last erasure again (after a failed verification was fixed) and record the result; the gate
+    previous_verification_passed reads it. Never skips the check: it looks for the erased identifiers again."""
+    from dagster_project.retention.verify import reverify
+
+    result = reverify(settings_from(opts))
+    if result.get("already"):
+        click.echo(f"the last verification ({result['run_id']}) passed; nothing to verify again")
+        return
+    click.echo(f"verification of erasure {result['run_id']}: {result['verification']} — {result['identifiers']} "
+               f"identifiers, {result['tables_scanned']} tables scanned, table hits {result['table_hits']}, "
+               f"file hits {result['file_hits']}, landing-file hits {result['archive_hits']}")
+    if result["verification"] != "passed":
+        raise SystemExit(1)

@@ -32,7 +32,8 @@ KEY_ENV = "FLEETDW_PSEUDONYM_KEY"
 KEY_FILE = Path("secrets") / "pseudonym.key"
 IPAD_VARIABLE = "fleetdw_pk_ipad"
 OPAD_VARIABLE = "fleetdw_pk_opad"
-DOMAINS = ("person", "vehicle", "company")
+# "erased": fingerprints of erased identifiers, kept only until a failed verification is shown fixed
+DOMAINS = ("person", "vehicle", "company", "erased")
 
 
 class PseudonymKeyError(ValueError):

@@ -35,6 +35,10 @@ RETENTION_DDL: dict[str, str] = {
     "verification_results": """create table if not exists ops.verification_results (
         run_id varchar, as_of date, checked_at timestamptz not null, subjects bigint, identifiers bigint,
         tables_scanned bigint, table_hits bigint, file_hits bigint, archive_hits bigint, passed boolean not null)""",
+    # Keyed fingerprints (HMAC, domain "erased") of the identifiers of an erasure whose verification failed, so
+    # that `fleetdw retention verify` can look for them again without the values; dropped once it passes.
+    "erasure_fingerprints": """create table if not exists ops.erasure_fingerprints (
+        run_id varchar not null, fingerprint varchar not null)""",
     "pending_file_actions": """create table if not exists ops.pending_file_actions (
         run_id varchar not null, path varchar not null, action varchar not null, tmp_path varchar,
         done boolean not null default false)""",

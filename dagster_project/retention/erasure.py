@@ -33,7 +33,9 @@ from dagster_project.retention.needles import pattern
 from dagster_project.retention.plan import Plan, blocked_by, compute_plan, evaluate_gates, save_plan
 from dagster_project.retention.swap import (copy_live, crash_point, record_file_actions, recover, swap_in,
                                             work_files, write_fresh)
-from dagster_project.retention.verify import needles_to_verify, record_verification, verify
+from dagster_project.privacy.pseudonym import load_key
+from dagster_project.retention.verify import (fingerprints, needles_to_verify, record_fingerprints,
+                                              record_verification, verify)
 from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
 from ingest.raw_schema import ensure_raw_schema
@@ -104,6 +106,9 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
         con = duckdb.connect(str(fresh))
         try:
             record_verification(con, run_id, plan.as_of, len(plan.subjects), detail)
+            if not detail["passed"]:
+                # keyed fingerprints only, so that `fleetdw retention verify` can show a fix without the values
+                record_fingerprints(con, run_id, fingerprints(load_key(settings.home), final_needles))
             con.execute("insert into ops.retention_runs values (?, ?, ?, 'applied', [], ?, ?, ?, ?, ?, ?)",
                         [run_id, plan.as_of, plan.plan_id, len(plan.subjects), outcome.rows_changed,
                          len(archive_actions), outcome.verification, started or now(), now()])

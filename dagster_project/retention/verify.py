@@ -4,6 +4,8 @@ or in a rewritten landing-archive file. Only counts come back; the identifiers e
 
 from __future__ import annotations
 
+import gzip
+import re
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -11,9 +13,14 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.retention.archive import file_holds
-from dagster_project.retention.control import now
-from dagster_project.retention.needles import pattern, private_query, values
+from dagster_project.privacy.pseudonym import load_key, pseudonym, set_key_variables, sql_expression
+from dagster_project.retention.control import ensure_control_tables, now
+from dagster_project.retention.needles import MIN_LENGTH, pattern, private_query, values
 from dagster_project.retention.selection import base_tables, relation_columns, relation_exists
+from dagster_project.retention.swap import copy_live, recover, swap_in, work_files, write_fresh
+from dagster_project.settings import Settings
+from dagster_project.warehouse import open_warehouse
+from ingest.bulk import insert_many
 from ingest.contracts import SOURCES
 from ingest.validation import q
 
@@ -84,3 +91,114 @@ def record_verification(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date
     con.execute("insert into ops.verification_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, as_of, now(), subjects, detail["identifiers"], detail["tables_scanned"],
                  detail["table_hits"], detail["file_hits"], detail["archive_hits"], bool(detail["passed"])])
+
+
+# --- verifying again later, without the identifiers (``fleetdw retention verify``) ------------------------------
+
+# Tokens are what lies between the separators of CSV, JSON Lines and lists, and each of their words (an identifier
+# can hold spaces, "040 123 4567", or stand in free text, "call 0401234567").
+TOKEN_SEPARATORS = r'[,;"\t\r\n{}\[\]]'
+WORD_SEPARATORS = r'[,;"\t\r\n{}\[\] ]'
+_TOKEN_SPLIT = re.compile(rb'[,;"\t\r\n{}\[\]\x00-\x08\x0b\x0c\x0e-\x1f]+')
+
+
+def fingerprints(key: bytes, needles: set[str]) -> list[str]:
+    """Keyed fingerprints of identifiers (HMAC-SHA256, domain ``erased``): without the key they reveal nothing."""
+    return sorted({pseudonym(key, "erased", n) for n in needles})
+
+
+def record_fingerprints(con: duckdb.DuckDBPyConnection, run_id: str, prints: list[str]) -> None:
+    insert_many(con, "insert into ops.erasure_fingerprints values (?, ?)", [(run_id, f) for f in prints])
+
+
+def _table_hits_by_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(tables scanned, rows with a token whose fingerprint is in ``_prints``), computed in DuckDB."""
+    tables = {r: c for r, c in base_tables(con).items() if r != "ops.erasure_fingerprints"}
+    hits = 0
+    for rel, cols in tables.items():
+        for c in (c for c, t in cols.items() if t.upper().startswith(TEXT_TYPES) or t.upper().endswith("[]")):
+            token = "trim(t.token)"
+            hits += con.execute(f"""
+                select count(distinct rid) from (
+                    select r.rowid as rid, unnest(list_concat(
+                        string_split_regex(cast(r."{c}" as varchar), {q(TOKEN_SEPARATORS)}),
+                        string_split_regex(cast(r."{c}" as varchar), {q(WORD_SEPARATORS)}))) as token
+                    from {rel} as r where r."{c}" is not null) as t
+                where length({token}) >= {MIN_LENGTH}
+                  and {sql_expression('erased', token)} in (select fingerprint from _prints)""").fetchall()[0][0]
+    return len(tables), int(hits)
+
+
+def _file_hits_by_fingerprint(key: bytes, prints: set[str], paths: list[Path]) -> int:
+    """Files among ``paths`` whose bytes (gzip read through) hold a token with a fingerprint in ``prints``."""
+    hits = 0
+    for path in paths:
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError):
+                pass
+        pieces = {t.strip() for t in _TOKEN_SPLIT.split(data)}
+        tokens = {w for t in pieces for w in (t, *t.split(b" ")) if len(w) >= MIN_LENGTH}
+        if any(pseudonym(key, "erased", t.decode("utf-8", "replace")) in prints for t in tokens):
+            hits += 1
+    return hits
+
+
+def compact(settings: Settings) -> None:
+    """Rewrite the warehouse file from its live rows (``COPY FROM DATABASE``, atomic swap), so that what a fix
+    deleted or dropped is gone from its bytes too, as after an erasure."""
+    recover(settings)
+    work_dir, work, fresh = work_files(settings.warehouse, "reverify")
+    with open_warehouse(settings) as lock:
+        copy_live(lock, settings.warehouse, work)
+        con = duckdb.connect(str(work))
+        try:
+            write_fresh(con, fresh)
+        finally:
+            con.close()
+    swap_in(fresh, settings.warehouse, work_dir)
+
+
+def reverify(settings: Settings) -> dict[str, int | str]:
+    """Verify the last failed erasure again from its fingerprints — every table, the database file's bytes (after
+    rewriting the file from its live rows) and every kept landing file — and record the result as the newest
+    verification, which the gate ``previous_verification_passed`` reads. Fingerprints are dropped once it passes.
+    Nothing is skipped: a steward fixes what the verification found, then shows it fixed with this."""
+    key = load_key(settings.home)
+    with open_warehouse(settings) as con:
+        ensure_control_tables(con)
+        last = con.execute("select run_id, passed, as_of from ops.verification_results "
+                           "order by checked_at desc limit 1").fetchall()
+        if not last:
+            raise LookupError("no erasure has been verified yet: nothing to verify again")
+        run_id, passed, as_of = last[0]
+        origin = run_id.removeprefix("reverify:")
+        prints = {f for (f,) in con.execute("select fingerprint from ops.erasure_fingerprints where run_id = ?",
+                                            [origin]).fetchall()}
+    if passed:
+        return {"run_id": run_id, "verification": "passed", "already": 1}
+    if not prints:
+        raise LookupError(f"the failed verification of {origin} kept no fingerprints (an erasure older than this "
+                          "version): erase the affected subjects again to verify them")
+    compact(settings)
+    with open_warehouse(settings) as con:
+        set_key_variables(con, key)
+        con.execute("create or replace temp table _prints as select unnest(?::varchar[]) as fingerprint",
+                    [sorted(prints)])
+        tables_scanned, table_hits = _table_hits_by_fingerprint(con)
+    file_hits = _file_hits_by_fingerprint(key, prints, [settings.warehouse])
+    kept = [f for folder in ("archive", "rejected", "duplicates") if (settings.home / folder).exists()
+            for f in (settings.home / folder).rglob("*")]
+    archive_hits = _file_hits_by_fingerprint(key, prints, kept)
+    detail = {"identifiers": len(prints), "tables_scanned": tables_scanned, "table_hits": table_hits,
+              "file_hits": file_hits, "archive_hits": archive_hits,
+              "passed": int(table_hits == 0 and file_hits == 0 and archive_hits == 0)}
+    with open_warehouse(settings) as con:
+        record_verification(con, f"reverify:{origin}", as_of, 0, detail)
+        if detail["passed"]:
+            con.execute("delete from ops.erasure_fingerprints where run_id = ?", [origin])
+    return {"run_id": origin, "verification": "passed" if detail["passed"] else "failed", **detail}
