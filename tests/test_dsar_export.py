@@ -65,3 +65,25 @@ def test_dsar_of_unknown_person_is_a_one_line_error(home: Home, tmp_path: Path):
                            str(tmp_path / "x.json")], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "unknown person" in proc.stderr
+
+
+def test_dsar_cells_a_spreadsheet_would_evaluate_are_text_and_no_file_is_replaced_without_force(home: Home,
+                                                                                                tmp_path: Path):
+    import pytest
+
+    from dagster_project.retention.dsar import export_person
+
+    person = _richest_person(home)
+    con = home.con()   # a newer CRM version whose first name is a formula
+    con.execute("""insert into raw.crm_persons select * replace ('=HYPERLINK("http://x")' as first_name,
+                   updated_at + interval 1 day as updated_at) from raw.crm_persons_current where person_id = ?""",
+                [person])
+    con.close()
+    out = tmp_path / "dsar.json"
+    out.write_text("{}")
+    with pytest.raises(FileExistsError):
+        export_person(home.settings, person, out)
+    assert out.read_text() == "{}"
+    export_person(home.settings, person, out, force=True)
+    names = [row["first_name"] for row in json.loads(out.read_text())["data"]["raw.crm_persons"]]
+    assert "'=HYPERLINK(\"http://x\")" in names and not any(str(n).startswith("=") for n in names)

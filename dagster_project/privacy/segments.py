@@ -58,6 +58,13 @@ def spreadsheet_safe(expr: str) -> str:
     return f"(case when regexp_matches({text}, '{FORMULA_START}') then chr(39) || {text} else {text} end)"
 
 
+def spreadsheet_text(value: object) -> object:
+    """The Python twin of :func:`spreadsheet_safe`, for files fleetdw writes itself (the DSAR export)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def export_sql(segment: Segment, channel: str) -> str:
     extra = "".join(", " + spreadsheet_safe(f's."{c}"') + f' as "{c}"' for c in segment.columns)
     return (

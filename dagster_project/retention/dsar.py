@@ -9,6 +9,7 @@ logged in ``ops.dsar_exports`` by pseudonym with counts, never its content.
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -82,9 +83,15 @@ def collect(con: duckdb.DuckDBPyConnection, person_id: str, pseudonym: str, mani
     return sections
 
 
-def export_person(settings: Settings, person_id: str, out: Path) -> dict[str, int]:
+def export_person(settings: Settings, person_id: str, out: Path, force: bool = False) -> dict[str, int]:
+    """Write everything held on the person to ``out`` (JSON; cells a spreadsheet would evaluate are written as
+    text, see ``privacy.segments.spreadsheet_text``). An existing file is replaced only with ``force``."""
     from dagster_project.manifest import load_manifest
+    from dagster_project.privacy.segments import spreadsheet_text
     from dagster_project.retention.plan import pseudonymiser
+
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists (use --force to replace it)")
 
     manifest = load_manifest()
     pseudonym = pseudonymiser(settings.home)(person_id)
@@ -103,8 +110,11 @@ def export_person(settings: Settings, person_id: str, out: Path) -> dict[str, in
                                  "rights": ["access", "rectification", "erasure", "objection to direct marketing "
                                             "and profiling", "manual review of automated decisions"]},
         "sources": sorted({rel.split(".")[1].removesuffix("_current") for rel in sections if rel.startswith("raw.")}),
-        "data": sections,
+        "data": {rel: [{k: spreadsheet_text(v) for k, v in row.items()} for row in rows]
+                 for rel, rows in sections.items()},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str))
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str))
+    os.replace(tmp, out)
     return {"sections": len(sections), "rows": rows}
