@@ -154,3 +154,32 @@ def test_a_failed_verification_is_cleared_only_by_verifying_again_after_the_fix(
     fixed = reverify(home.settings)
     assert fixed["verification"] == "passed" and gate_passes()
     assert home.scalar("select count(*) from ops.erasure_fingerprints") == 0
+
+
+def test_a_second_erasure_finds_its_archive_lines_after_a_first_one_rewrote_the_file(home: Path):
+    """The archive rewrite keeps line numbers (an erased record becomes a blank record), so the next erasure's
+    lineage still points at the right lines: before, it dropped other people's lines and missed its own."""
+    import gzip
+
+    rows = home.rows("""
+        select f.driver_person_id, min(r._load_id) from marts.fct_fuel_transactions f
+        join raw.fuel r using (transaction_id)
+        join raw.crm_persons_current p on p.person_id = f.driver_person_id
+        where p.customer_type = 'business_contact'
+        group by 1 order by count(*) desc, 1 limit 2""")
+    assert len(rows) == 2
+
+    def archive_lines() -> dict[str, int]:
+        out = {}
+        for f in (home.path / "archive").rglob("*"):
+            if f.is_file():
+                data = gzip.decompress(f.read_bytes()) if f.name.endswith(".gz") else f.read_bytes()
+                out[str(f.relative_to(home.path))] = data.count(b"\n")
+        return out
+
+    before = archive_lines()
+    for person, _ in rows:
+        _erase(home, person)
+        outcome = run_retention(home)
+        assert outcome.status == "applied" and outcome.verification == "passed", outcome.verification_detail
+    assert archive_lines() == before

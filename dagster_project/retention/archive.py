@@ -1,8 +1,8 @@
 """The landing files kept after a load (``<home>/archive``, ``rejected``, ``duplicates``) under erasure and the
 landing-files policy.
 
-An archive file of a load the subjects appear in is rewritten next to itself without their lines; the lines are
-found by lineage (the load id and line number of every selected row, numbered as the loader numbered them, see
+An archive file of a load the subjects appear in is rewritten next to itself with their lines blanked (so every
+other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of every selected row, numbered as the loader numbered them, see
 ``ingest/lines.py``) and by identifier, and dropped by content. A rejected or duplicate file that holds an
 identifier, and every file past the landing-files period, is deleted. Nothing here touches the live files: the
 rewrites are written under a temporary name and the erasure records the file actions in its transaction
@@ -11,6 +11,7 @@ rewrites are written under a temporary name and the erasure records the file act
 
 from __future__ import annotations
 
+import csv
 import gzip
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -21,6 +22,7 @@ import duckdb
 from dagster_project.retention import policy as P
 from dagster_project.retention.needles import PrivateQueryError, pattern, private_query
 from dagster_project.settings import Settings
+from ingest.contracts import SOURCES
 from ingest.lines import numbered_lines_sql
 from ingest.validation import q
 
@@ -65,16 +67,32 @@ def _file_text(path: Path) -> bytes:
     return data
 
 
+def blank_record(src: Path) -> bytes:
+    """A line that stands in for an erased record and keeps every later line's number: the loader numbers a
+    landing file's lines (lineage ``_line``), and a later erasure finds the lines of its rows by those numbers. An
+    empty JSON object, or a CSV record of empty fields as wide as the header; loading it again would quarantine it
+    (no required value), never load a value."""
+    if src.name.endswith((".jsonl", ".jsonl.gz")):
+        return b"{}"
+    source = SOURCES.get(src.parent.name)
+    delimiter = ";" if source is not None and source.format == "finnish_csv" else ","
+    with (gzip.open(src, "rt", encoding="utf-8-sig", errors="replace") if src.name.endswith(".gz")
+          else open(src, encoding="utf-8-sig", errors="replace")) as f:
+        header = next(csv.reader([f.readline()], delimiter=delimiter), [])
+    return (delimiter * max(len(header) - 1, 0)).encode()
+
+
 def _rewrite_without(src: Path, tmp: Path, drop: set[str]) -> None:
-    """Stream ``src`` into ``tmp`` without the lines whose text is in ``drop`` (matched by content, so blank
-    lines the reader skips cannot shift anything; gzip in, gzip out at a fast level)."""
+    """Stream ``src`` into ``tmp`` with every line whose text is in ``drop`` replaced by :func:`blank_record`
+    (matched by content; gzip in, gzip out at a fast level). Line numbers stay as the loader gave them."""
     gz = src.name.endswith(".gz")
     encoded = {d.encode("utf-8") for d in drop}
+    blank = blank_record(src)
     opener = (lambda p, m: gzip.open(p, m, compresslevel=1)) if gz else (lambda p, m: open(p, m))
     with (gzip.open(src, "rb") if gz else open(src, "rb")) as fin, opener(tmp, "wb") as fout:
         for line in fin:
-            if line.rstrip(b"\r\n") not in encoded:
-                fout.write(line)
+            body = line.rstrip(b"\r\n")
+            fout.write(line if body not in encoded else blank + line[len(body):])
 
 
 def expired_files(con: duckdb.DuckDBPyConnection, rule: P.PolicyRule, as_of: date) -> list[str]:
