@@ -29,7 +29,7 @@ import duckdb
 from ingest.contracts import SOURCES, Source
 from ingest.lines import lines_table, numbered_lines_sql
 from ingest.raw_schema import ensure_raw_schema
-from ingest.validation import q, typed_select
+from ingest.validation import q, qi, typed_select
 from ingest.bulk import insert_many
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial")
@@ -183,7 +183,8 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
     select = ", ".join(
         (f'c{positions[c]} as "{c}"' if c in positions else f'null::varchar as "{c}"') for c in source.column_names
     )
-    raw = "to_json(struct_pack(" + ", ".join(f'"{n}" := c{i}' for i, n in enumerate(names)) + "))::varchar"
+    # header names are the delivery's text: quoted as identifiers, never pasted into the SQL
+    raw = "to_json(struct_pack(" + ", ".join(f"{qi(n)} := c{i}" for i, n in enumerate(names)) + "))::varchar"
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
     con.execute(
         f"""create temp table _read as
@@ -268,6 +269,8 @@ def _classify_read_error(exc: Exception, path: Path) -> str | None:
         return "truncated or corrupt gzip"
     if any(w in message for w in ("utf-8", "utf8", "unicode")):
         return "not UTF-8 decodable"
+    if "csv" in message and any(w in message for w in ("parser", "state machine", "quote", "line size")):
+        return "not valid CSV (its structure cannot be parsed)"
     if isinstance(exc, duckdb.IOException):
         return "unreadable file"
     return None

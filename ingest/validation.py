@@ -19,6 +19,11 @@ def q(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def qi(name: str) -> str:
+    """A SQL identifier for any text (a landing file's header can hold quotes, or nothing at all)."""
+    return '"' + (name or "_unnamed").replace('"', '""') + '"'
+
+
 def text(col: str) -> str:
     """The trimmed text of a landing column, NULL when empty."""
     return f"nullif(trim(s.\"{col}\"), '')"
