@@ -53,15 +53,16 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
                                       "home": str(settings.home)})],
                          context=context, raise_on_error=False)
     yield from invocation.stream()
-    errors = model_errors(invocation.get_artifact("run_results.json"))
-    if errors or not invocation.is_successful() and not _tests_failed(invocation):
+    run_results = invocation.get_artifact("run_results.json")
+    errors = model_errors(run_results)
+    if errors or not invocation.is_successful() and not _tests_failed(run_results):
         # A model that does not build is a failure of the pipeline; a failing data test is a finding.
         raise dg.Failure(f"dbt build failed: {len(errors)} model(s) in error", metadata={"models_in_error": errors})
 
 
-def _tests_failed(invocation) -> bool:
+def _tests_failed(run_results: dict) -> bool:
     return any(r["unique_id"].startswith(("test.", "unit_test.")) and r["status"] in ("fail", "error")
-               for r in invocation.get_artifact("run_results.json").get("results", []))
+               for r in run_results.get("results", []))
 
 
 def dbt_resource() -> DbtCliResource:
