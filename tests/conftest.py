@@ -19,7 +19,9 @@ from ingest.loader import LoadContext, Loader
 from tests.support import AS_OF, SAMPLES
 from tests.support.dbt import BuiltFleet, LandingZone, run_dbt
 from tests.support.fleet import write_day1
+from tests.support.cli import fleetdw_subprocess
 from tests.support.retention import Home, build_baseline, copy_home
+from dagster_project.synthetic import generate_landing
 
 
 
@@ -113,3 +115,28 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def home(baseline: Path, tmp_path: Path) -> Home:
     """A private copy of the retention baseline."""
     return copy_home(baseline, tmp_path / "home")
+
+
+def _operate_day_one(root: Path) -> None:
+    source = root / "source_landing"
+    report = generate_landing(source, persons=150, seed=7, as_of=AS_OF, days=10)
+    (root / "report.json").write_text(json.dumps(report.to_dict()))
+    home = root / "home"
+    shutil.copytree(source, home / "landing")
+    run = fleetdw_subprocess(home, "run", "--json")
+    (root / "run_output.txt").write_text(run.stdout + run.stderr)
+    (root / "done").write_text("ok")
+
+
+@pytest.fixture(scope="session")
+def day_one(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A generated landing zone (150 persons, seed 7, 10 days to AS_OF) after its first ``fleetdw run``, as a user
+    would have it: ``<root>/home`` (copy it before changing it), the generation report and the run's output."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base if worker_id == "master" else base.parent) / "day_one"
+    with FileLock(str(shared) + ".lock"):
+        if not (shared / "done").exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir(parents=True)
+            _operate_day_one(shared)
+    return shared

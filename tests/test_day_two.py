@@ -172,3 +172,49 @@ def test_a_second_erasure_finds_its_archive_lines_after_a_first_one_rewrote_the_
         outcome = run_retention(home)
         assert outcome.status == "applied" and outcome.verification == "passed", outcome.verification_detail
     assert archive_lines() == before
+
+
+def test_an_erased_person_a_later_crm_delivery_brings_back_is_erased_again_before_the_build(home: Home):
+    """The CRM still holds an erased person and re-delivers them: the new rows and the new archive file lose them
+    again at once, verified, audited; checking again finds nothing."""
+    from datetime import timedelta
+
+    from dagster_project.retention.archive import file_holds
+    from dagster_project.retention.reappeared import erase_reappeared
+    from dagster_project.synthetic.records import file_name
+    from ingest.contracts import SOURCES
+    from ingest.loader import LoadContext, Loader
+    from tests.support import AS_OF
+    from tests.support.retention import persons_without_contracts
+
+    person, email = next(r for r in home.rows(
+        "select person_id, email from raw.crm_persons_current where person_id in (select unnest(?)) "
+        "and email is not null order by 1", [persons_without_contracts(home, 20)]))
+    columns = ", ".join(f'"{c}"' for c in SOURCES["crm_persons"].column_names)
+    export = home.path / "export.csv"
+    con = home.con()
+    con.execute(f"copy (select {columns} from raw.crm_persons_current where person_id = ?) to '{export}' "
+                "(header, delimiter ',')", [person])
+    con.close()
+    _erase(home, person)
+    assert run_retention(home).verification == "passed"
+    assert home.scalar("select count(*) from raw.crm_persons where person_id = ?", [person]) == 0
+
+    delivery = home.path / "landing" / "crm_persons" / file_name("crm_persons", AS_OF + timedelta(days=1))
+    delivery.parent.mkdir(parents=True, exist_ok=True)
+    delivery.write_bytes(export.read_bytes())
+    export.unlink()
+    con = home.con()
+    loaded = Loader(con, LoadContext(home.path, home.path / "landing", AS_OF, "redelivery")).ingest(
+        SOURCES["crm_persons"])
+    con.close()
+    assert loaded.rows_loaded == 1
+    archived = Path(home.scalar("select archive_path from raw.file_manifest where file_name = ?", [delivery.name]))
+    assert file_holds(archived, {email})
+
+    again = erase_reappeared(home.settings, "redelivery", ["raw.crm_persons"])
+    assert again is not None and (again.erased_subjects, again.verification) == (1, "passed")
+    assert home.scalar("select count(*) from raw.crm_persons where person_id = ?", [person]) == 0
+    assert not file_holds(archived, {email})
+    assert home.scalar("select count(*) from ops.erasure_audit where policy = 'erased_before' and rows > 0") >= 1
+    assert erase_reappeared(home.settings, "next-run", ["raw.crm_persons"]) is None

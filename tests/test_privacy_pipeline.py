@@ -14,12 +14,8 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,94 +23,28 @@ from zoneinfo import ZoneInfo
 import duckdb
 import phonenumbers
 import pytest
-from filelock import FileLock
 
 from dagster_project.privacy.declarations import VALUE_PATTERNS, scan_values
-from dagster_project.synthetic import generate_landing
 from tests.support import AS_OF, REPO
+from tests.support.cli import fleetdw, fleetdw_subprocess
 
-FLEETDW = str(Path(sys.executable).with_name("fleetdw"))
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
 # --------------------------------------------------------------------------------------------------------------
 # fixtures
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETDW_", "DAGSTER_"))}
-    env.update({"FLEETDW_HOME": str(home), "FLEETDW_AS_OF": AS_OF.isoformat(), "USER": "marketing.tester"})
-    return env
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def fleetdw(home: Path, *args: str, check: bool = True) -> Result:
-    """``fleetdw`` in this process (the Dagster and dbt imports are paid once per worker); the environment the
-    command changes (DAGSTER_HOME, FLEETDW_*) is restored afterwards."""
-    from click.testing import CliRunner
-
-    from dagster_project.cli.main import cli
-
-    saved = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(_env(home))
-        res = CliRunner().invoke(cli, list(args), prog_name="fleetdw", catch_exceptions=False)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    result = Result(res.exit_code, res.stdout, res.stderr)
-    if check and result.returncode != 0:
-        raise AssertionError(f"fleetdw {args[0]} exited {result.returncode}: {result.stderr.strip()[-300:]}")
-    return result
-
-
-def fleetdw_subprocess(home: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([FLEETDW, *args], env=_env(home), capture_output=True, text=True, cwd=str(home))
-    if proc.returncode != 0:
-        raise AssertionError(f"fleetdw {args[0]} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return proc
-
-
-def _build(root: Path) -> None:
-    source = root / "source_landing"
-    report = generate_landing(source, persons=150, seed=7, as_of=AS_OF, days=10)
-    (root / "report.json").write_text(json.dumps(report.to_dict()))
-    home = root / "home"
-    shutil.copytree(source, home / "landing")
-    run = fleetdw_subprocess(home, "run", "--json")
-    (root / "run_output.txt").write_text(run.stdout + run.stderr)
-    (root / "done").write_text("ok")
-
-
-@pytest.fixture(scope="session")
-def privacy_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    shared = (base if worker_id == "master" else base.parent) / "privacy_build"
-    with FileLock(str(shared) + ".lock"):
-        if not (shared / "done").exists():
-            shutil.rmtree(shared, ignore_errors=True)
-            shared.mkdir(parents=True)
-            _build(shared)
-    return shared
-
-
 @pytest.fixture(scope="module")
-def home(privacy_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This worker's own copy of the built home (DuckDB allows one writing process per file)."""
     dst = tmp_path_factory.mktemp("privacy") / "home"
-    shutil.copytree(privacy_build / "home", dst)
+    shutil.copytree(day_one / "home", dst)
     return dst
 
 
 @pytest.fixture(scope="module")
-def report(privacy_build: Path) -> dict:
-    return json.loads((privacy_build / "report.json").read_text())
+def report(day_one: Path) -> dict:
+    return json.loads((day_one / "report.json").read_text())
 
 
 def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -223,12 +153,12 @@ def spreadsheet_text(value: str) -> str:
 
 
 @pytest.mark.parametrize("channel", ["email", "phone"])
-def test_export_contains_exactly_the_persons_the_rules_allow(home: Path, privacy_build: Path, report: dict,
+def test_export_contains_exactly_the_persons_the_rules_allow(home: Path, day_one: Path, report: dict,
                                                              channel: str):
     out = home / f"all_contacts_{channel}.csv"
     fleetdw(home, "segments", "export", "all_contacts", "--channel", channel, "--out", str(out))
     rows = read_export(out)
-    allowed = expected_eligible(privacy_build / "source_landing", report, channel)
+    allowed = expected_eligible(day_one / "source_landing", report, channel)
     # Erased persons are never eligible: those the run's retention erased are gone from the raw CRM table.
     still_held = {r[0] for r in query(home, "select person_id from raw.crm_persons_current")}
     expected = {p: c for p, c in allowed.items() if p in still_held}
@@ -373,17 +303,17 @@ def test_location_derived_data_only_with_a_current_grant(home: Path):
     assert sum(1 for p, band in rows if band is not None) > 0
 
 
-def test_run_summary_reports_privacy_counts(privacy_build: Path):
-    out = (privacy_build / "run_output.txt").read_text()
+def test_run_summary_reports_privacy_counts(day_one: Path):
+    out = (day_one / "run_output.txt").read_text()
     summary = json.loads(out[: out.index("\n") if "\n" in out else None])
     assert summary["status"] == "success"
     assert summary["privacy"]["profiled"] > 0 and "k_suppressed" in summary["privacy"]
 
 
-def test_privacy_asset_checks_pass_with_counts_only(privacy_build: Path):
+def test_privacy_asset_checks_pass_with_counts_only(day_one: Path):
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(privacy_build / "home" / "dagster")) as instance:
+    with dg.DagsterInstance.from_config(str(day_one / "home" / "dagster")) as instance:
         records = instance.get_event_records(dg.EventRecordsFilter(
             event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1000)
         ours = [r.event_log_entry.dagster_event.event_specific_data for r in records]
@@ -451,12 +381,12 @@ def test_published_copy_holds_marts_and_profiling_only_without_direct_identifier
 # --------------------------------------------------------------------------------------------------------------
 # the key never leaves its file
 
-def test_pseudonym_key_is_nowhere_but_its_key_file(home: Path, privacy_build: Path):
+def test_pseudonym_key_is_nowhere_but_its_key_file(home: Path, day_one: Path):
     key = key_of(home)
     needles = [key, key.hex().encode(), key.hex().upper().encode()]
     places = [home / "warehouse.duckdb", *(p for p in (home / "dagster").rglob("*") if p.is_file()),
               *(p for d in ("target", "logs") for p in (REPO / "dbt" / d).rglob("*") if p.is_file()),
-              *(p for p in (home / "reports").rglob("*") if p.is_file()), privacy_build / "run_output.txt"]
+              *(p for p in (home / "reports").rglob("*") if p.is_file()), day_one / "run_output.txt"]
     wal = home / "warehouse.duckdb.wal"
     places += [wal] if wal.exists() else []
     def contains_key(path: Path) -> bool:

@@ -49,6 +49,8 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         for f in summary["rejected_files"]:
             c.print(f"  {f['source']}/{f['file']}: {f['reason']}")
     c.print(f"Duplicate files skipped: {summary['duplicate_files']}")
+    if summary.get("erased_again"):
+        c.print(f"Erased before and re-delivered: {summary['erased_again']} person(s), erased again before the build")
     for d in summary.get("schema_drift", []):
         c.print(f"Schema drift in {d['source']}/{d['file']}: unknown column(s) {', '.join(d['columns'])} not loaded")
     if "checks" in summary:

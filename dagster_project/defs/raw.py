@@ -4,6 +4,7 @@
 import dagster as dg
 
 from dagster_project.defs.resources import WarehouseResource
+from dagster_project.retention.reappeared import erase_reappeared
 from ingest.contracts import SOURCES, Source
 from ingest.loader import LoadContext, Loader
 
@@ -26,6 +27,12 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             outcome = Loader(con, ctx).ingest(source)
         meta = outcome.metadata()
+        # An erased person this source brought back is erased again before anything is built from the rows
+        # (checked on every run, so a run killed between the load and this step is caught by the next one).
+        again = erase_reappeared(settings, context.run.run_id, [f"raw.{source.name}"])
+        if again is not None:
+            context.log.info(f"{source.name}: {again.erased_subjects} erased person(s) re-delivered and erased "
+                             f"again; verification {again.verification}")
         context.log.info(
             f"{source.name}: {meta['files_loaded']} file(s) loaded, {meta['rows_loaded']} row(s), "
             f"{meta['rows_quarantined']} quarantined, {meta['files_rejected']} file(s) rejected, "
@@ -41,6 +48,8 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             "drift_columns": dg.MetadataValue.json(meta["drift_columns"]),
             "rejected_files": dg.MetadataValue.json(meta["rejected_files"]),
             "drift_files": dg.MetadataValue.json(meta["drift_files"]),
+            "erased_again": again.erased_subjects if again else 0,
+            "erased_again_verification": again.verification if again else "not_run",
         })
 
     return _raw

@@ -141,6 +141,7 @@ def _ingest_summary(job: JobRun) -> dict[str, Any]:
         "rejected_files": [{"source": s, **f} for s, m in raw.items() for f in m.get("rejected_files", [])],
         "duplicate_files": sum(int(m.get("files_duplicate", 0)) for m in raw.values()),
         "schema_drift": [{"source": s, **f} for s, m in raw.items() for f in m.get("drift_files", [])],
+        "erased_again": sum(int(m.get("erased_again", 0)) for m in raw.values()),
     }
 
 

@@ -244,6 +244,8 @@ def _record_audit(con: duckdb.DuckDBPyConnection, run_id: str, plan: Plan, audit
             return policy
         if person_id is None:
             return "linked_to_subject"   # rows found by phone or name and address, not by person id
+        if reason.get(person_id) == "erased_before":
+            return "erased_before"       # an erased person a later delivery brought back (``reappeared.py``)
         return P.ERASURE_REQUEST.name if reason.get(person_id) == "erasure_request" else P.PERSON.name
 
     insert_many(con, "insert into ops.erasure_audit values (?, ?, ?, ?, ?, ?, ?, ?)",

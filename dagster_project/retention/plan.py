@@ -210,11 +210,18 @@ def volume_limit(persons: int) -> int:
 
 
 def gate_volume(con: duckdb.DuckDBPyConnection, plan: Plan) -> Gate:
+    """The subjects a steward has not approved yet stay within the limit. A steward approves a plan (its exact
+    subjects); a later plan that adds a few newly due subjects to an approved backlog — the run after the approval
+    is a day later, and the cutoff moved — needs no second approval unless the additions exceed the limit."""
     limit = volume_limit(plan.persons)
     n = len(plan.subjects)
     approved = bool(_scalar(con, "select count(*) from ops.retention_approvals where plan_id = ?", [plan.plan_id]))
-    return _gate("volume_within_limit", n <= limit or approved, subjects=n, persons=plan.persons, limit=limit,
-                 approved=approved, plan_id=plan.plan_id)
+    approved_before = {p for (p,) in con.execute(
+        """select distinct s.person_pseudonym from ops.retention_plan_subjects s
+           join ops.retention_approvals a using (plan_id)""").fetchall()}
+    unapproved = sum(1 for p in plan.subjects if plan.pseudonyms[p] not in approved_before)
+    return _gate("volume_within_limit", unapproved <= limit or approved, subjects=n, unapproved=unapproved,
+                 persons=plan.persons, limit=limit, approved=approved, plan_id=plan.plan_id)
 
 
 def gate_previous_verification(con: duckdb.DuckDBPyConnection) -> Gate:

@@ -23,22 +23,24 @@ from dagster_project.synthetic.population import build_model
 from dagster_project.synthetic.records import GENERATED_SOURCES
 from dagster_project.synthetic.report import GenerationReport, KeyTracker, finalise
 
-__all__ = ["GenerationReport", "generate_landing"]
+__all__ = ["GenerationReport", "generate_daily", "generate_landing"]
 
 
 def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: date, days: int = 90,
                      fuel_rows: int | None = None, web_events: int | None = None, master: bool = True,
+                     start: date | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> GenerationReport:
     """Write a synthetic landing zone under ``out`` and report what was written (no personal values).
 
     ``master=True``: CRM, contracts, consents and Robinson deliveries plus ``days`` days of events ending at
     ``as_of``. ``master=False``: only events for those days plus one persons delta and one consents delta, for
-    the same persons/plates/phones as the master run of the same seed whose as_of was ``as_of - days``.
+    the same persons/plates/phones as the master run of the same seed whose as_of was ``start`` (default
+    ``as_of - days``).
     """
     out = Path(out)
     if days < 1 or persons < 20:
         raise ValueError("need days >= 1 and persons >= 20")
-    model_as_of = as_of if master else as_of - timedelta(days=days)
+    model_as_of = as_of if master else (start or as_of - timedelta(days=days))
     model = build_model(persons=persons, seed=seed, as_of=model_as_of)
     report = GenerationReport(seed=seed, persons=persons, as_of=as_of.isoformat(), days=days, master=master)
     keys = KeyTracker()
@@ -66,3 +68,21 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
     if master:
         file_level_defects(out, report, model, window, rng)
     return finalise(report, keys)
+
+
+def generate_daily(out: Path, *, start: date, as_of: date, persons: int = 2000, seed: int = 42,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[GenerationReport]:
+    """The daily deliveries that follow a master landing zone written with ``as_of=start`` (same persons and
+    seed): for each day after ``start`` up to ``as_of``, that day's event files and one persons and one consents
+    delta, each file named for its day."""
+    if as_of <= start:
+        raise ValueError("as_of must be after start")
+    reports = []
+    total = (as_of - start).days
+    for k in range(1, total + 1):
+        day = start + timedelta(days=k)
+        reports.append(generate_landing(out, persons=persons, seed=seed, as_of=day, days=1, master=False,
+                                        start=start))
+        if progress:
+            progress("days", k, total)
+    return reports
