@@ -25,9 +25,13 @@ PROJECT_FILES = ("models", "macros", "seeds", "snapshots", "tests", "dbt_project
 
 
 def dbt_executable() -> str:
-    """The dbt CLI of this interpreter's environment, found even when the venv is not activated."""
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.exists() else "dbt"
+    """The dbt CLI of this interpreter's environment, found even when the venv is not activated: ``fleetdw-dbt``
+    (dbt that dies with the process that started it, ``dagster_project/dbt_child.py``) when installed."""
+    for name in ("fleetdw-dbt", "dbt"):
+        local = Path(sys.executable).parent / name
+        if local.exists():
+            return str(local)
+    return "dbt"
 
 
 def _newest_project_file() -> float:

@@ -140,3 +140,27 @@ def day_one(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
             shared.mkdir(parents=True)
             _operate_day_one(shared)
     return shared
+
+
+@pytest.fixture(scope="session")
+def day_two(day_one: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """``day_one`` operated one more day (``tests/soak/operate.py``, day 1: the next day's deliveries, an erasure
+    request under a legal hold and one without), uninterrupted: ``<root>/home``, ``<root>/work`` (the operation's
+    state), ``summary.json`` of the run and ``hashes.json`` of its tables (``tests/support/faults.py``)."""
+    from tests.soak.operate import Operation
+    from tests.support.faults import table_hashes
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base if worker_id == "master" else base.parent) / "day_two"
+    with FileLock(str(shared) + ".lock"):
+        if not (shared / "done").exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            home = copy_home(day_one / "home", shared / "home").path
+            op = Operation(home, shared / "work", persons=150, seed=7, start=AS_OF)
+            op.first_day(json.loads((day_one / "run_output.txt").read_text().split("\n", 1)[0]))
+            summary = op.run(op.prepare(1))
+            op.save()
+            (shared / "summary.json").write_text(json.dumps(summary))
+            (shared / "hashes.json").write_text(json.dumps(table_hashes(home)))
+            (shared / "done").write_text("ok")
+    return shared

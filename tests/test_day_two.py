@@ -218,3 +218,40 @@ def test_an_erased_person_a_later_crm_delivery_brings_back_is_erased_again_befor
     assert not file_holds(archived, {email})
     assert home.scalar("select count(*) from ops.erasure_audit where policy = 'erased_before' and rows > 0") >= 1
     assert erase_reappeared(home.settings, "next-run", ["raw.crm_persons"]) is None
+
+
+def test_a_sensor_run_while_a_cli_run_is_in_progress_is_queued_behind_it(tmp_path: Path, monkeypatch):
+    """The instance under the home queues runs one at a time; a fleetdw run in progress counts, so the landing
+    sensor's run waits in the queue (status QUEUED) instead of starting beside it or failing."""
+    import dagster as dg
+    from dagster._core.run_coordinator import SubmitRunContext
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
+    from dagster_project.defs.runs import CLI_TRIGGER, instance_for
+    from dagster_project.definitions import defs
+    from dagster_project.settings import Settings
+    from tests.support import AS_OF
+
+    settings = Settings.resolve(str(tmp_path / "home"), as_of=AS_OF)
+    monkeypatch.setenv("FLEETDW_HOME", str(settings.home))     # as `dagster dev` would have it
+    job = defs.resolve_job_def("fleetdw_pipeline")
+    daemon = QueuedRunCoordinatorDaemon(interval_seconds=5)
+    with instance_for(settings) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+        cli_run = instance.create_run_for_job(job, tags=CLI_TRIGGER, status=dg.DagsterRunStatus.STARTED)
+        # a run as the daemon creates it: with the origin of the code location it comes from
+        origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(
+            code_location_origin=InProcessCodeLocationOrigin(LoadableTargetOrigin(
+                module_name="dagster_project.definitions"), location_name="fleetdw"),
+            repository_name="__repository__"), job_name="fleetdw_pipeline")
+        sensor_run = instance.create_run_for_job(job, tags={"fleetdw/trigger": "landing"},
+                                                 remote_job_origin=origin)
+        queued = instance.run_coordinator.submit_run(SubmitRunContext(sensor_run, workspace=None))
+        assert queued.status == dg.DagsterRunStatus.QUEUED
+        # the daemon's own dequeue decision: nothing while the fleetdw run is in progress, the sensor's run after
+        assert daemon._get_runs_to_dequeue(instance, instance.get_concurrency_config(), None) == []
+        instance.report_run_failed(cli_run)    # (any end of the fleetdw run)
+        dequeued = daemon._get_runs_to_dequeue(instance, instance.get_concurrency_config(), None)
+        assert [r.run_id for r in dequeued] == [sensor_run.run_id]

@@ -1,164 +1,30 @@
-"""kill -9 of ``fleetdw run`` during ingestion, during ``dbt build``, during the quality step and during erasure:
-the next run ends with exactly the tables an uninterrupted pair of runs gives.
-
-Every case starts from a copy of the same home after its first run (``day_one``), receives the same next-day
-deliveries (the generator is deterministic) and the same erasure request, so the run has something to do in every
-step. The kill is a real SIGKILL of the ``fleetdw`` process, sent when the run's own event log (Dagster's storage
-under the home) shows the step has started; the test then checks from that log that the kill landed in the step.
-Tables are compared by a hash per table over every column but the clock's and the run's own (timestamps of
-loading, run ids), with the home's path taken out of stored paths.
-"""
+"""Faults: kill -9 of ``fleetdw run`` during ingestion, then of the next attempt during ``dbt build``, of the next
+during the quality step and of the next during erasure — then one run finishes with exactly the tables of the
+same day run without interruption (``day_two``; ``tests/support/faults.py``). Each kill on its own, against an
+uninterrupted pair of runs, on demand: ``python -m pytest tests/long``."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import signal
-import sqlite3
-import subprocess
-import time
-from datetime import timedelta
+import json
 from pathlib import Path
 
-import duckdb
-import pytest
-from filelock import FileLock
-
-from dagster_project.synthetic import generate_landing
+from tests.soak.operate import Operation
 from tests.support import AS_OF
-from tests.support.cli import FLEETDW, cli_env, fleetdw
+from tests.support.faults import KILL_POINTS, differing_tables, kill_during
 from tests.support.retention import copy_home
 
-NEXT_DAY = AS_OF + timedelta(days=1)
-# Columns that record when or in which run something happened, not what the warehouse holds.
-CLOCK_COLUMNS = {"_loaded_at", "loaded_at", "quarantined_at", "seen_at", "anonymised_at", "requested_at",
-                 "executed_at", "created_at", "checked_at", "started_at", "finished_at", "approved_at", "held_at",
-                 "released_at", "run_id", "_run_id", "validated_at", "built_at", "_built_at"}
-# Logs with one row per run (a killed run may or may not have written its row): compared by their last state only
-# through the tables they describe, not row by row.
-RUN_LOGS = {"ops.retention_plans", "ops.retention_plan_subjects", "ops.retention_runs", "ops.quality_results",
-            "ops.verification_results", "raw.duplicate_deliveries"}
-# Where the kill lands: the step whose start triggers it, and how long after that start.
-KILL_POINTS = {
-    "ingestion": ("raw__", 0.05),
-    "dbt": ("warehouse_dbt", 6.0),
-    "quality": ("quality__expectations", 1.0),
-    "erasure": ("retention__erasure", 0.4),
-}
 
-
-def _prepare(day_one: Path, dst: Path) -> Path:
-    home = copy_home(day_one / "home", dst).path
-    generate_landing(home / "landing", persons=150, seed=7, as_of=NEXT_DAY, days=1, master=False, start=AS_OF)
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    person = con.execute("""select e.person_id from privacy.marketing_eligibility e
-                            join raw.crm_persons_current p using (person_id)
-                            where e.channel = 'email' and e.eligible and p.relationship_end is null
-                            order by 1 limit 1""").fetchall()[0][0]
-    con.close()
-    fleetdw(home, "erase", person, "--reason", "fault test")
-    return home
-
-
-def _run(home: Path) -> dict:
-    import json
-
-    result = fleetdw(home, "run", "--json", "--as-of", NEXT_DAY.isoformat(), check=False)
-    assert result.returncode == 0, result.stderr[-500:]
-    return json.loads(result.stdout)
-
-
-def table_hashes(home: Path) -> dict[str, str]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        out = {}
-        tables = con.execute("""select table_schema || '.' || table_name from information_schema.tables
-                                where table_type = 'BASE TABLE' and table_catalog = current_database()
-                                order by 1""").fetchall()
-        for (relation,) in tables:
-            if relation in RUN_LOGS:
-                continue
-            schema, table = relation.split(".")
-            cols = [c for (c,) in con.execute(
-                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-                "order by ordinal_position", [schema, table]).fetchall() if c not in CLOCK_COLUMNS]
-            if not cols:
-                continue
-            exprs = ", ".join(f"replace(coalesce(cast(\"{c}\" as varchar), '<null>'), ?, '<home>')" for c in cols)
-            rows = con.execute(f"select {exprs} from {relation}", [str(home)] * len(cols)).fetchall()
-            digest = hashlib.sha256("\n".join(sorted("\x1f".join(r) for r in rows)).encode()).hexdigest()
-            out[relation] = f"{len(rows)}:{digest[:16]}"
-        return out
-    finally:
-        con.close()
-
-
-@pytest.fixture(scope="session")
-def uninterrupted(day_one: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, str]:
-    """The tables after the next-day run and one more run, neither interrupted (built once, shared)."""
-    import json
-
-    base = tmp_path_factory.getbasetemp()
-    shared = (base if worker_id == "master" else base.parent) / "faults_reference"
-    with FileLock(str(shared) + ".lock"):
-        if not (shared / "hashes.json").exists():
-            home = _prepare(day_one, shared / "home")
-            first = _run(home)
-            assert first["status"] == "success" and first["retention"]["status"] == "applied"
-            _run(home)
-            (shared / "hashes.json").write_text(json.dumps(table_hashes(home)))
-    return json.loads((shared / "hashes.json").read_text())
-
-
-def _steps_started(home: Path) -> list[str]:
-    runs = home / "dagster" / "history" / "runs"
-    dbs = sorted((p for p in runs.glob("*-*-*.db")), key=lambda p: p.stat().st_mtime) if runs.is_dir() else []
-    if not dbs:
-        return []
-    try:
-        con = sqlite3.connect(f"file:{dbs[-1]}?mode=ro", uri=True, timeout=0.5)
-        try:
-            return [s for (s,) in con.execute("select step_key from event_logs where dagster_event_type = "
-                                              "'STEP_START' order by id").fetchall()]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return []
-
-
-def _kill_during(home: Path, step_prefix: str, delay: float) -> list[str]:
-    """Start ``fleetdw run`` and SIGKILL it ``delay`` seconds after the step starts; the steps it had started."""
-    before = {p.name for p in (home / "dagster" / "history" / "runs").glob("*.db")}
-    proc = subprocess.Popen([FLEETDW, "run", "--json", "--as-of", NEXT_DAY.isoformat()], env=cli_env(home),
-                            cwd=str(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            fresh = {p.name for p in (home / "dagster" / "history" / "runs").glob("*.db")} - before
-            if fresh and any(s.startswith(step_prefix) for s in _steps_started(home)):
-                time.sleep(delay)
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, "the run ended before the kill"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return _steps_started(home)
-
-
-@pytest.mark.parametrize("phase", list(KILL_POINTS))
-def test_after_a_kill_the_next_run_gives_the_tables_of_an_uninterrupted_pair(
-        phase: str, day_one: Path, uninterrupted: dict[str, str], tmp_path: Path):
-    home = _prepare(day_one, tmp_path / "home")
-    step_prefix, delay = KILL_POINTS[phase]
-    started = _kill_during(home, step_prefix, delay)
-    # The kill landed in the step: it had started, and the run had not gone on to a later step.
-    assert started and started[-1].startswith(step_prefix), started[-3:]
-    after = _run(home)
+def test_four_kills_in_a_row_then_one_run_give_the_tables_of_the_uninterrupted_day(
+        day_one: Path, day_two: Path, tmp_path: Path):
+    home = copy_home(day_one / "home", tmp_path / "home").path
+    op = Operation(home, tmp_path / "work", persons=150, seed=7, start=AS_OF)
+    day = op.prepare(1)                  # the same deliveries and requests as day_two's run
+    for phase, (step_prefix, delay) in KILL_POINTS.items():
+        started = kill_during(home, step_prefix, delay, day.as_of)
+        # The kill landed in the step: it had started, and the attempt had not gone on to a later step.
+        assert started and started[-1].startswith(step_prefix), (phase, started[-3:])
+    after = op.run(day)
     assert after["status"] == "success", after.get("failed_steps")
+    # the erasure was carried out by the killed attempt (the kill landed after its swap) or by this run
     assert after["retention"]["verification"] in ("passed", "not_run")
-    got = table_hashes(home)
-    differ = sorted(t for t in set(got) | set(uninterrupted) if got.get(t) != uninterrupted.get(t))
-    assert not differ, differ
+    assert not differing_tables(home, json.loads((day_two / "hashes.json").read_text()))

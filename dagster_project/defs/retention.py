@@ -6,17 +6,25 @@ and yields one blocking ERROR ``AssetCheckResult`` per gate. ``retention/erasure
 asset: a failed blocking check would otherwise stop it from running at all, and the run would end without
 recording that retention was blocked. Instead it evaluates every gate again itself, immediately before deleting,
 and deletes only when all pass. A blocked gate is a finding: the run summary reports ``retention.status =
-blocked`` and the run's status stays ``success`` (``dagster_project.defs.runs``).
+blocked`` and the run's status stays ``success`` (``dagster_project.defs.runs``). After an applied, verified erasure
+the step runs the dbt models downstream of what it changed (``retention/rebuild.py``), so the tables right after an
+erasure are those the next build would give.
 """
 
-import dagster as dg
+import json
 
-from dagster_project.defs.dbt import warehouse_dbt
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.defs.dbt import dbt_project, warehouse_dbt
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.retention import policy as P
+from dagster_project.manifest import load_manifest
 from dagster_project.retention.erasure import run_retention
+from dagster_project.retention.rebuild import rebuild_selection
 from dagster_project.retention.plan import compute_plan, evaluate_gates, save_plan
+from dagster_project.warehouse import open_warehouse
 
 PLAN_KEY = dg.AssetKey(["retention", "plan"])
 ERASURE_KEY = dg.AssetKey(["retention", "erasure"])
@@ -50,14 +58,36 @@ def retention_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResour
           check_specs=[dg.AssetCheckSpec("post_deletion_verification", asset=ERASURE_KEY,
                                          description="no erased identifier in any table, the file bytes or the "
                                                      "rewritten landing archive")])
-def retention_erasure(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    outcome = run_retention(warehouse.settings(), context.run.run_id)
+def retention_erasure(context: dg.AssetExecutionContext, warehouse: WarehouseResource, dbt: DbtCliResource):
+    settings = warehouse.settings()
+    outcome = run_retention(settings, context.run.run_id)
     context.log.info(f"retention: {outcome.status}; {outcome.erased_subjects} subject(s) erased; "
                      f"blocked by {len(outcome.blocked_by)} gate(s); verification {outcome.verification}")
+    rebuilt = 0
+    if outcome.status == "applied" and outcome.verification == "passed":
+        rebuilt = _rebuild_after_erasure(settings, context.run.run_id, dbt)
     yield dg.MaterializeResult(metadata={
         "status": outcome.status, "erased_subjects": outcome.erased_subjects, "rows_changed": outcome.rows_changed,
         "files_changed": outcome.files_changed, "blocked_by": dg.MetadataValue.json(outcome.blocked_by),
-        "plan_id": outcome.plan_id or "", "verification": outcome.verification})
+        "plan_id": outcome.plan_id or "", "verification": outcome.verification, "models_rebuilt": rebuilt})
     yield dg.AssetCheckResult(check_name="post_deletion_verification",
                               passed=outcome.verification != "failed", severity=dg.AssetCheckSeverity.ERROR,
                               metadata={"verification": outcome.verification, **outcome.verification_detail})
+
+
+def _rebuild_after_erasure(settings, run_id: str, dbt: DbtCliResource) -> int:
+    """Run the models downstream of what the erasure changed (``retention/rebuild.py``); how many ran."""
+    with open_warehouse(settings, read_only=True) as con:
+        select = rebuild_selection(con, load_manifest(), run_id)
+    if not select:
+        return 0
+    invocation = dbt.cli(["--log-level-file", "none", "run", "--select", " ".join(select), "--vars",
+                          json.dumps({"as_of": settings.as_of.isoformat(), "warehouse": str(settings.warehouse),
+                                      "home": str(settings.home)})],
+                         manifest=dbt_project.manifest_path, raise_on_error=False)
+    invocation.wait()
+    results = invocation.get_artifact("run_results.json").get("results", [])
+    failed = [r["unique_id"].split(".")[-1] for r in results if r["status"] == "error"]
+    if failed:
+        raise dg.Failure(f"rebuild after erasure: {len(failed)} model(s) in error", metadata={"models": failed})
+    return len(results)

@@ -5,7 +5,8 @@ semantics) and ``fleetdw run --as-of <day>`` loads them. Around the runs the tea
 days of the scenario:
 
 * day 0 (after the first run): a steward approves the backlog plan if the volume gate stopped it;
-* day 1: a customer asks for erasure (Art. 17) while a legal hold is on them: they are kept;
+* day 1: a customer asks for erasure (Art. 17) while a legal hold is on them: they are kept; another customer's
+  request is carried out;
 * day 2: the CRM delivers a broken persons file (rejected whole) and a customer withdraws email consent: retention
   is blocked that day;
 * day 3: the CRM re-delivers the file corrected and the hold is released: retention runs and erases the requester;
@@ -36,7 +37,7 @@ from tests.support.cli import fleetdw
 # Raw columns that hold a person id (checked for erased persons independently of the code under test).
 PERSON_COLUMNS = {"raw.crm_persons": ["person_id"], "raw.contracts": ["customer_person_id", "driver_person_id"],
                   "raw.consents": ["person_id"]}
-EXPECTED_RETENTION = {2: {"blocked"}, 3: {"applied"}}
+EXPECTED_RETENTION = {1: {"applied"}, 2: {"blocked"}, 3: {"applied"}}
 
 
 @dataclass
@@ -99,9 +100,10 @@ class Operation:
             con.close()
 
     def _pseudonym(self, person_id: str) -> str:
-        from dagster_project.privacy.pseudonym import load_key, pseudonym
+        from dagster_project.privacy.pseudonym import _parse_key, key_path, pseudonym
 
-        self._key = getattr(self, "_key", None) or load_key(self.home)
+        # the home's own key file, as the runs (whose environment holds no FLEETDW_PSEUDONYM_KEY) read it
+        self._key = getattr(self, "_key", None) or _parse_key(key_path(self.home).read_bytes())
         return pseudonym(self._key, "person", person_id)
 
     # --- the steward's actions ---------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ class Operation:
                join raw.crm_persons_current p using (person_id)
                where e.channel = 'email' and e.eligible and p.relationship_end is null
                order by e.person_id""")]
-        self.requester, self.withdrawn = eligible[0], eligible[1]
+        self.requester, self.withdrawn, other = eligible[0], eligible[1], eligible[2]
         # The CRM keeps the person: their row as it is now, to be delivered again after the erasure.
         columns = ", ".join(f'"{c}"' for c in SOURCES["crm_persons"].column_names)
         con = self.con()
@@ -134,7 +136,8 @@ class Operation:
         (self.work / "requester.csv").chmod(0o600)
         self.cli("erase", self.requester, "--reason", "soak: customer request")
         self.cli("hold", self.requester, "--reason", "soak: open dispute")
-        day.actions.append("erase + hold")
+        self.cli("erase", other, "--reason", "soak: another customer request")   # no hold: erased today
+        day.actions.append("erase + hold, erase")
 
     def break_crm_delivery(self, day: Day) -> None:
         path = self.home / "landing" / "crm_persons" / file_name("crm_persons", day.as_of)
@@ -195,6 +198,12 @@ class Operation:
 
     def operate(self, k: int) -> Day:
         """Day ``k`` >= 1: deliver, do the day's steward actions, run, check."""
+        day = self.prepare(k)
+        self.check(day, self.run(day))
+        return day
+
+    def prepare(self, k: int) -> Day:
+        """Day ``k`` >= 1 up to its run: the deliveries and the steward's actions before it."""
         day = Day(k, self.start + timedelta(days=k))
         self.deliver(day.as_of)
         if k == 1:
@@ -206,8 +215,20 @@ class Operation:
             self.redeliver_corrected(day)
         if k == 4:
             self.redeliver_requester(day)
-        self.check(day, self.run(day))
         return day
+
+    # --- handing a home over (a copy operated on by another test) -------------------------------------------
+    STATE = "operation.json"
+
+    def save(self) -> None:
+        path = self.work / self.STATE
+        path.write_text(json.dumps({"requester": self.requester, "withdrawn": self.withdrawn,
+                                    "watch": sorted(self.watch)}))
+        path.chmod(0o600)
+
+    def load(self) -> None:
+        state = json.loads((self.work / self.STATE).read_text())
+        self.requester, self.withdrawn, self.watch = state["requester"], state["withdrawn"], set(state["watch"])
 
     def check(self, day: Day, summary: dict) -> None:
         day.status = summary.get("status", "")

@@ -1,0 +1,35 @@
+"""What dbt must rebuild after an erasure, so the warehouse right after it is what a build from the erased raw
+layer gives.
+
+The erasure changes every layer in place (and verifies the result), but a model's derived columns — a plate's
+validity flag, a vehicle row that only the erased plate made distinct — follow from its inputs only when dbt
+computes them. After an applied erasure, the models downstream of every raw table and dbt table in which it kept
+rows but changed columns are run again from the erased inputs (the pipeline's erasure step does this), so the run after an erasure
+starts from the same tables as the run after that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from dagster_project.privacy.declarations import relation_nodes
+from dagster_project.retention.selection import relation_of
+
+
+def rebuild_selection(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], run_id: str) -> list[str]:
+    """dbt ``--select`` arguments: descendants of the raw sources and models in which the run's erasure kept rows
+    but changed columns (``ops.erasure_audit``); empty when it only deleted rows."""
+    # Deleted rows are gone from every layer alike; rows kept with columns nulled or pseudonymised are where a
+    # model's derived columns can disagree with its inputs.
+    changed = {t for (t,) in con.execute(
+        "select distinct table_name from ops.erasure_audit where run_id = ? and rows > 0 and action <> 'delete'",
+        [run_id]).fetchall()}
+    select: list[str] = []
+    for source in manifest.get("sources", {}).values():
+        if source["source_name"] == "raw" and f"raw.{source['name'].removesuffix('_current')}" in changed:
+            select.append(f"source:raw.{source['name']}+")
+    models = {relation_of(node): node["name"] for node in relation_nodes(manifest)}
+    select += [f"{models[t]}+" for t in sorted(changed) if t in models]
+    return sorted(set(select))
