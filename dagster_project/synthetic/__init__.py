@@ -33,7 +33,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
     """Write a synthetic landing zone under ``out`` and report what was written (no personal values).
 
     ``master=True``: CRM, contracts, consents and Robinson deliveries plus ``days`` days of events ending at
-    ``as_of``. ``master=False``: only events for those days plus one persons delta and one consents delta, for
+    ``as_of``. ``master=False``: only events for those days plus one persons, contracts and consents delta, for
     the same persons/plates/phones as the master run of the same seed whose as_of was ``start`` (default
     ``as_of - days``).
     """
@@ -63,6 +63,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
             1 for c in model.contracts if c.total_monthly != c.lease_rent + c.service_budget + c.account_fee)
     else:
         deliveries.persons_increment(out, report, keys, model, as_of, rng)
+        deliveries.contracts_increment(out, report, keys, model, as_of, rng)
         deliveries.consents_increment(out, report, keys, model, as_of, rng)
     generate_events(out, report, keys, model, seed, window, fuel_rows, web_events, master, rng, progress)
     if master:
@@ -73,8 +74,8 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
 def generate_daily(out: Path, *, start: date, as_of: date, persons: int = 2000, seed: int = 42,
                    progress: Callable[[str, int, int], None] | None = None) -> list[GenerationReport]:
     """The daily deliveries that follow a master landing zone written with ``as_of=start`` (same persons and
-    seed): for each day after ``start`` up to ``as_of``, that day's event files and one persons and one consents
-    delta, each file named for its day."""
+    seed): for each day after ``start`` up to ``as_of``, that day's event files and one persons, contracts and
+    consents delta, each file named for its day."""
     if as_of <= start:
         raise ValueError("as_of must be after start")
     reports = []

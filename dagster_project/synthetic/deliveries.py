@@ -202,6 +202,16 @@ def contracts_deliveries(out: Path, report: GenerationReport, keys: KeyTracker, 
         previous = day
 
 
+def contracts_increment(out: Path, report: GenerationReport, keys: KeyTracker, model: Model, day: date,
+                        rng: random.Random) -> None:
+    """A day's contracts delta: a few running contracts with their latest odometer reading, updated that day."""
+    running = [c for c in model.contracts if c.status == "active"]
+    changed = rng.sample(running, min(len(running), max(2, len(model.contracts) // 400)))
+    rows = [contract_row(dataclasses.replace(c, updated_at=time_on(rng, day))) for c in changed]
+    emit_csv(report, keys, out, "contracts", file_name("contracts", day), CONTRACT_COLUMNS, rows, [], rng,
+             delimiter=";")
+
+
 def _new_consents(rng: random.Random, model: Model, day: date, n: int) -> list[ConsentEvent]:
     events = []
     for p in rng.sample(model.persons, min(n, len(model.persons))):

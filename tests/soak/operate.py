@@ -1,6 +1,6 @@
 """Operating fleetdw day by day, as a data team would (the soak).
 
-Each day the generator delivers that day's files (events, a persons delta, a consents delta: ``generate --start``
+Each day the generator delivers that day's files (events, a persons, a contracts and a consents delta: ``generate --start``
 semantics) and ``fleetdw run --as-of <day>`` loads them. Around the runs the team does what stewards do, on fixed
 days of the scenario:
 
@@ -14,7 +14,8 @@ days of the scenario:
 * later days: deliveries and runs only.
 
 After every run the day is checked: the run succeeded, rows in = loaded + quarantined for every file of the day
-(or the file was rejected with a reason), retention did what the day expects, no erased person is anywhere in the
+(or the file was rejected with a reason), retention did what the day expects (blocked only on the day of the
+rejected file), no erased person is anywhere in the
 raw layer or the marketing tables, and the Dagster run history holds exactly one run for the day. Person ids stay
 in this process's memory; what is reported are counts.
 """
@@ -254,6 +255,8 @@ class Operation:
             if rows_in != loaded + quarantined:
                 day.problems.append("rows in != loaded + quarantined")
         expected = EXPECTED_RETENTION.get(day.day)
+        if day.day > 0 and day.retention == "blocked" and day.day != 2:
+            day.problems.append(f"retention blocked by {','.join(day.blocked_by)}")
         if expected and day.retention not in expected:
             day.problems.append(f"retention {day.retention}, expected {'/'.join(sorted(expected))}")
         if day.day == 2 and "sources_fresh" not in day.blocked_by:
