@@ -469,7 +469,7 @@ def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) ->
                            seed=SMALL["seed"], progress=lambda *a: calls.append(a)).to_dict()
     assert {c[0] for c in calls} == {"fuel", "wash", "web"} and all(c[1] == c[2] for c in calls)
     names = {(s, n) for s, files in inc["files"].items() for n in files}
-    assert {s for s, _ in names} == {"fuel", "wash", "web", "crm_persons", "consents"}
+    assert {s for s, _ in names} == {"fuel", "wash", "web", "crm_persons", "contracts", "consents"}
     assert not names & {(s, n) for s, files in report["files"].items() for n in files}
     master_ids = {rec["person_id"] for _, rec in read_records(out / "crm_persons" / min(report["files"]["crm_persons"]),
                                                                "crm_persons") if isinstance(rec, dict)}
@@ -480,3 +480,8 @@ def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) ->
             if isinstance(rec, dict) and rec.get("registration_number")]
     known = sum(1 for rec in fuel if rec["registration_number"].upper() in plates)
     assert fuel and known >= 0.9 * len(fuel)
+    # the contracts delta re-exports contracts the master delivered (same ids), as a daily export would
+    master_contracts = set(_contracts_final(out))
+    delta_contracts = [rec for _, rec in read_records(tmp_path / "contracts" / next(iter(inc["files"]["contracts"])),
+                                                      "contracts") if isinstance(rec, dict)]
+    assert delta_contracts and {rec["contract_id"] for rec in delta_contracts} <= master_contracts
