@@ -42,6 +42,17 @@ class CrossRule:
 
 
 @dataclass(frozen=True)
+class ConsentGate:
+    """Rows collected only with consent: a row is kept only when its person's latest event of ``purpose`` in the
+    ``consents`` source recorded at or before the row's ``at`` is a grant. Any other row is withheld: counted,
+    stored nowhere (RULES.md §2)."""
+
+    purpose: str
+    person: str  # the row's person column
+    at: str      # the row's timestamp column the consent must be in force at
+
+
+@dataclass(frozen=True)
 class Source:
     name: str
     format: FileFormat
@@ -51,6 +62,7 @@ class Source:
     columns: tuple[Column, ...]
     order_by: str | None = None  # delta sources: the column whose greatest value wins
     cross_rules: tuple[CrossRule, ...] = field(default_factory=tuple)
+    consent: ConsentGate | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -279,7 +291,88 @@ ROBINSON = Source(
     ),
 )
 
+DRIVE_LOG = Source(
+    name="drive_log",
+    format="csv",
+    suffix=".csv",
+    key=("trip_id",),
+    semantics="event",
+    columns=(
+        _s("trip_id", True),
+        _s("driver_person_id", True, "person_id"),
+        _s("registration_number", True, "plate"),
+        Column("trip_date", "date", required=True),
+        Column("start_km", "integer", required=True, min=0),
+        Column("end_km", "integer", required=True, min=0),
+        # should equal end_km - start_km; a mismatch is a business rule (it loads, data quality reports it)
+        Column("distance_km", "integer", required=True, min=0),
+        _enum("trip_type", ("work", "leisure"), required=True),
+        _s("start_point"),
+        _s("end_point"),
+        _enum("added_by", ("driver", "fleet_manager", "customer_service"), required=True),
+        Column("added_at", "timestamp", required=True),
+    ),
+)
+
+LOCATION = Source(
+    name="location",
+    format="jsonl",
+    suffix=".jsonl.gz",
+    key=("ping_id",),
+    semantics="event",
+    columns=(
+        _s("ping_id", True),
+        _s("person_id", True, "person_id"),
+        _s("registration_number", rule="plate"),
+        Column("recorded_at", "timestamp", required=True, rule="utc"),
+        Column("lat", "number", required=True, min=-90, max=90),
+        Column("lon", "number", required=True, min=-180, max=180),
+        Column("accuracy_m", "number", min=0),
+        Column("speed_kmh", "number", min=0, max=300),
+    ),
+    consent=ConsentGate(purpose="location_tracking", person="person_id", at="recorded_at"),
+)
+
+KYC = Source(
+    name="kyc",
+    format="csv",
+    suffix=".csv",
+    key=("kyc_id",),
+    semantics="delta",
+    order_by="updated_at",
+    columns=(
+        _s("kyc_id", True),
+        _enum("record_type", ("identity_verification", "beneficial_owner", "pep_check"), required=True),
+        _s("person_id", rule="person_id"),
+        _s("business_id", rule="ytunnus"),
+        _s("full_name"),
+        _s("ssn", rule="hetu"),
+        _enum("document_type", ("passport", "id_card", "driving_licence", "residence_permit")),
+        _s("document_number"),
+        Column("document_expiry", "date"),
+        Column("ownership_pct", "decimal", min=0, max=100),
+        Column("is_pep", "bool"),
+        Column("verified_at", "timestamp", required=True),
+        _s("verified_by"),
+        Column("updated_at", "timestamp", required=True),
+    ),
+    cross_rules=(
+        CrossRule("person_or_business",
+                  "(nullif(trim(t.person_id), '') is not null or nullif(trim(t.business_id), '') is not null)"),
+        CrossRule("full_name_required", "(t._v_record_type is distinct from 'beneficial_owner' "
+                                        "or nullif(trim(t.full_name), '') is not null)"),
+        CrossRule("document_type_required",
+                  "(t._v_record_type is distinct from 'identity_verification' or t._v_document_type is not null)"),
+        CrossRule("document_number_required", "(t._v_record_type is distinct from 'identity_verification' "
+                                              "or nullif(trim(t.document_number), '') is not null)"),
+        CrossRule("is_pep_required", "(t._v_record_type is distinct from 'pep_check' or t.is_pep is not null)"),
+    ),
+)
+
 SOURCES: dict[str, Source] = {
-    s.name: s for s in (CRM_PERSONS, CRM_COMPANIES, CONTRACTS, FUEL, WASH, WEB, CONSENTS, ROBINSON)
+    s.name: s for s in (CRM_PERSONS, CRM_COMPANIES, CONTRACTS, FUEL, WASH, WEB, CONSENTS, ROBINSON,
+                        DRIVE_LOG, LOCATION, KYC)
 }
+# A source with a consent gate loads after ``consents``, so consent events delivered in the same run count.
+assert all(list(SOURCES).index("consents") < list(SOURCES).index(s.name) for s in SOURCES.values() if s.consent)
 SOURCE_NAMES: tuple[str, ...] = tuple(SOURCES)

@@ -5,7 +5,11 @@ crash at any point followed by a rerun gives the state of an uninterrupted run. 
 already in the manifest loads nothing. Files are read with DuckDB's native CSV reader (all columns as text),
 typed and validated in one SQL pass generated from the contracts; nothing is parsed row by row in Python.
 
-Conservation holds per file: rows in = rows loaded + rows quarantined (or, for a rejected file, none loaded).
+Conservation holds per file: rows in = rows loaded + rows quarantined + rows withheld (or, for a rejected file,
+none loaded). A source with a consent gate (location, RULES.md §2) loads after ``consents``; its rows without a
+grant in force are *withheld*: decided in the load SQL from ``raw.consents_current``, counted, and stored nowhere —
+not in raw, not in quarantine, and the archived copy of the file has their lines replaced by ``{}`` (so every kept
+line keeps its number). A rejected file of such a source is deleted, since its lines cannot be checked.
 Error texts from DuckDB can quote file content, so they are never stored or shown: a rejected file gets one of a
 few fixed reasons.
 """
@@ -13,16 +17,18 @@ few fixed reasons.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -33,6 +39,8 @@ from ingest.validation import q, qi, typed_select
 from ingest.bulk import insert_many
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial")
+MANIFEST_COLUMNS = ("load_id, source, file_name, content_hash, size_bytes, status, reason, rows_in, rows_loaded, "
+                    "rows_quarantined, rows_withheld, drift_columns, run_id, as_of, loaded_at, archive_path")
 HEADER_PROBE_BYTES = 1 << 20
 
 
@@ -54,6 +62,7 @@ class FileOutcome:
     rows_in: int | None = None
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_withheld: int = 0  # rows without consent, stored nowhere (RULES.md §2)
     drift_columns: list[str] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> rows
 
@@ -74,6 +83,10 @@ class SourceOutcome:
     def rows_quarantined(self) -> int:
         return self._sum("rows_quarantined")
 
+    @property
+    def rows_withheld(self) -> int:
+        return self._sum("rows_withheld")
+
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
 
@@ -93,6 +106,7 @@ class SourceOutcome:
             "files_duplicate": self.count("duplicate"),
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
+            "rows_withheld": self.rows_withheld,
             "quarantine_reasons": self.quarantine_reasons,
             "drift_columns": sorted({c for f in self.files for c in f.drift_columns}),
             # file names and fixed reasons (never a file's content), in load order
@@ -276,6 +290,70 @@ def _classify_read_error(exc: Exception, path: Path) -> str | None:
     return None
 
 
+# --- consent: rows collected only with consent ------------------------------------------------------------------
+
+def consent_gated_sql(source: Source, typed: str) -> str:
+    """``typed`` with a boolean ``_withheld``: true for a row of a consent-gated source whose person's latest
+    consent event of the gate's purpose recorded at or before the row's time (ties: the later consent event id) is
+    not a grant — including rows whose person or time cannot be read, and malformed lines. Events come from
+    ``raw.consents_current`` (all loaded consent files, a re-delivered event id replaced by its correction)."""
+    gate = source.consent
+    if gate is None:
+        return f"select *, false as _withheld from ({typed})"
+    return f"""select t.*, coalesce(c._action, '') <> 'grant' as _withheld from ({typed}) t
+        asof left join (
+            select trim(person_id) as _person, recorded_at as _at, arg_max(trim(action), consent_event_id) as _action
+            from raw.consents_current
+            where trim(purpose) = {q(gate.purpose)} and trim(channel) = 'any'
+            group by all
+        ) c on trim(t."{gate.person}") = c._person and t."{gate.at}" >= c._at"""
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+LINE_END = re.compile(rb"(\r\n|\n|\r)")
+
+
+def physical_lines(f) -> Iterator[tuple[bytes, bytes]]:
+    """(text, line end) of each line of a binary stream, split where DuckDB's reader splits them (``\r\n``,
+    ``\n`` or a lone ``\r``), streamed."""
+    carry = b""
+    while chunk := f.read(1 << 20):
+        buf = carry + chunk
+        hold = buf.endswith(b"\r")  # may be the first half of \r\n
+        parts = LINE_END.split(buf[:-1] if hold else buf)
+        for i in range(0, len(parts) - 1, 2):
+            yield parts[i], parts[i + 1]
+        carry = parts[-1] + (b"\r" if hold else b"")
+    parts = LINE_END.split(carry)
+    for i in range(0, len(parts) - 1, 2):
+        yield parts[i], parts[i + 1]
+    if parts[-1]:
+        yield parts[-1], b""
+
+
+def write_without_lines(src: Path, target: Path, drop: set[str]) -> int:
+    """Write ``src`` (JSON Lines, gzipped or not) to ``target`` with every line whose text is in ``drop`` replaced
+    by ``{}`` (the archive's blank record, so later lines keep their numbers); returns the lines replaced. The
+    dropped texts are held in memory only."""
+    encoded = {d.encode("utf-8") for d in drop}
+    gz = src.name.endswith(".gz")
+    replaced = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as raw_out, (gzip.open(src, "rb") if gz else open(src, "rb")) as fin:
+        out = gzip.GzipFile(fileobj=raw_out, mode="wb", compresslevel=6, mtime=0) if gz else raw_out
+        try:
+            for number, (body, end) in enumerate(physical_lines(fin)):
+                if body in encoded or (number == 0 and body.startswith(UTF8_BOM) and body[3:] in encoded):
+                    out.write(b"{}" + end)
+                    replaced += 1
+                else:
+                    out.write(body + end)
+        finally:
+            if gz:
+                out.close()
+    return replaced
+
+
 # --- one file -----------------------------------------------------------------------------------------------
 
 @dataclass
@@ -359,7 +437,7 @@ class Loader:
                 load_id, name, archive_path = known[0]
                 if name == path.name and archive_path and not Path(archive_path).exists():
                     # Committed by an earlier run that stopped before moving the file: finish the move only.
-                    self._move(path, Path(archive_path).parent, Path(archive_path).name)
+                    self._store(source, path, Path(archive_path), load_id)
                     outcome.files.append(FileOutcome(source.name, path.name, "already_loaded", load_id))
                 else:
                     outcome.files.append(self._record_duplicate(source, path, digest, load_id))
@@ -377,8 +455,34 @@ class Loader:
             "insert into raw.duplicate_deliveries values (?, ?, ?, ?, ?, ?, ?)",
             [source.name, path.name, digest, load_id, self.ctx.run_id, self.ctx.as_of, self._now()],
         )
-        self._move(path, self.ctx.home / "duplicates" / source.name, f"{load_id:06d}_{path.name}")
+        self._store(source, path, self.ctx.home / "duplicates" / source.name / f"{load_id:06d}_{path.name}", load_id)
         return FileOutcome(source.name, path.name, "duplicate", load_id)
+
+    def _store(self, source: Source, path: Path, target: Path, load_id: int) -> Path:
+        """Move a landing file of load ``load_id`` (its own load, or the one it duplicates) into the home. For a
+        consent-gated source the stored copy keeps only the lines that load kept (loaded or quarantined): every
+        other non-blank line is a withheld row and becomes ``{}``. Decided from the committed lineage, so a rerun
+        after a crash between the commit and the move stores the same copy."""
+        if source.consent is None:
+            return self._move(path, target.parent, target.name)
+        drop = [line for (line,) in self.con.execute(
+            f"""select n.line from ({numbered_lines_sql(path)}) n
+                where n.line is not null and trim(n.line) <> ''
+                  and n._line not in (select _line from raw.{source.name} where _load_id = ?)
+                  and n._line not in (select line from raw.quarantine where load_id = ? and source = ?)""",
+            [load_id, load_id, source.name]).fetchall()]
+        if not drop:
+            return self._move(path, target.parent, target.name)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(f".{target.name}.withholding")
+        replaced = write_without_lines(path, tmp, set(drop))
+        if replaced != len(drop):
+            tmp.unlink()
+            raise RuntimeError(f"{source.name}/{path.name}: withheld lines not found in the file as read; "
+                               "the file stays in the landing zone")
+        self._move(tmp, target.parent, target.name)
+        path.unlink()
+        return target
 
     def _archive_path(self, source: Source, item: _Planned) -> Path:
         return self.ctx.archive / source.name / f"{item.load_id:06d}_{item.path.name}"
@@ -395,11 +499,11 @@ class Loader:
         try:
             if source.format == "jsonl":
                 _stage_jsonl(cur, item.path, source)
-                cur.execute(f"create temp table _typed as {typed_select(source, '_stage')}")
+                cur.execute(f"create temp table _typed as {consent_gated_sql(source, typed_select(source, '_stage'))}")
                 drift = _check_jsonl(cur, item.path, source)
             else:
                 drift = _stage_csv(cur, item.path, source)
-                cur.execute(f"create temp table _typed as {typed_select(source, '_stage')}")
+                cur.execute(f"create temp table _typed as {consent_gated_sql(source, typed_select(source, '_stage'))}")
             outcome = self._insert_rows(cur, source, item, drift)
         except FileRejected as rejected:
             cur.execute("rollback")
@@ -431,8 +535,7 @@ class Loader:
             return self._reject(source, item, rows_in, prepared.reject_reason or "unreadable file")
         prepared.cursor.execute("commit")
         prepared.cursor.close()
-        archive = self._archive_path(source, item)
-        self._move(item.path, archive.parent, archive.name)
+        self._store(source, item.path, self._archive_path(source, item), item.load_id)
         return prepared.outcome
 
     def _insert_rows(self, con: duckdb.DuckDBPyConnection, source: Source, item: _Planned,
@@ -440,40 +543,49 @@ class Loader:
         now = self._now()
         cols = ", ".join(f'"{c}"' for c in source.column_names)
         con.execute(
-            f"insert into raw.{source.name} select {cols}, ?, ?, _line, ? from _typed where _reasons = '' "
-            "order by _line",
+            f"insert into raw.{source.name} select {cols}, ?, ?, _line, ? from _typed "
+            "where _reasons = '' and not _withheld order by _line",
             [item.load_id, item.path.name, now],
         )
         con.execute(
             "insert into raw.quarantine select ?, ?, ?, _line, _reasons, _raw, ?, ? from _typed "
-            "where _reasons <> '' order by _line",
+            "where _reasons <> '' and not _withheld order by _line",
             [item.load_id, source.name, item.path.name, now, self.ctx.as_of],
         )
-        loaded, quarantined = con.execute(
-            "select count(*) filter (where _reasons = ''), count(*) filter (where _reasons <> '') from _typed"
+        loaded, quarantined, withheld = con.execute(
+            "select count(*) filter (where _reasons = '' and not _withheld), "
+            "count(*) filter (where _reasons <> '' and not _withheld), count(*) filter (where _withheld) from _typed"
         ).fetchall()[0]
         reasons = dict(con.execute(
             "select r, count(*) from (select unnest(string_split(_reasons, ';')) as r from _typed "
-            "where _reasons <> '') group by r order by r"
+            "where _reasons <> '' and not _withheld) group by r order by r"
         ).fetchall())
         con.execute(
-            "insert into raw.file_manifest values (?, ?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [item.load_id, source.name, item.path.name, item.digest, item.size, loaded + quarantined, loaded,
-             quarantined, drift, self.ctx.run_id, self.ctx.as_of, now, str(self._archive_path(source, item))],
+            f"insert into raw.file_manifest ({MANIFEST_COLUMNS}) "
+            "values (?, ?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [item.load_id, source.name, item.path.name, item.digest, item.size, loaded + quarantined + withheld,
+             loaded, quarantined, withheld, drift, self.ctx.run_id, self.ctx.as_of, now,
+             str(self._archive_path(source, item))],
         )
         con.execute("drop table _typed")
         con.execute(f"drop {'view' if source.format == 'jsonl' else 'table'} _stage")
-        return FileOutcome(source.name, item.path.name, "loaded", item.load_id, None, loaded + quarantined, loaded,
-                           quarantined, drift, reasons)
+        return FileOutcome(source.name, item.path.name, "loaded", item.load_id, None,
+                           loaded + quarantined + withheld, loaded, quarantined, withheld, drift, reasons)
 
     def _reject(self, source: Source, item: _Planned, rows_in: int | None, reason: str) -> FileOutcome:
         target = self.ctx.home / "rejected" / source.name / f"{item.load_id:06d}_{item.path.name}"
+        # A rejected file of a consent-gated source is not kept: none of its lines can be checked for consent.
+        kept = source.consent is None
         self.con.execute(
-            "insert into raw.file_manifest values (?, ?, ?, ?, ?, 'rejected', ?, ?, 0, 0, [], ?, ?, ?, ?)",
+            f"insert into raw.file_manifest ({MANIFEST_COLUMNS}) "
+            "values (?, ?, ?, ?, ?, 'rejected', ?, ?, 0, 0, 0, [], ?, ?, ?, ?)",
             [item.load_id, source.name, item.path.name, item.digest, item.size, reason, rows_in, self.ctx.run_id,
-             self.ctx.as_of, self._now(), str(target)],
+             self.ctx.as_of, self._now(), str(target) if kept else None],
         )
-        self._move(item.path, target.parent, target.name)
+        if kept:
+            self._move(item.path, target.parent, target.name)
+        else:
+            item.path.unlink()
         return FileOutcome(source.name, item.path.name, "rejected", item.load_id, reason, rows_in)
 
 

@@ -3,8 +3,9 @@
 ``raw.<source>`` keeps every accepted version of every row with its lineage (``_load_id``, ``_file``, ``_line``,
 ``_loaded_at``). ``raw.<source>_current`` is the state by key under the source's loading semantics:
 
-* delta (CRM persons, companies, contracts): per key the greatest ``updated_at`` wins, ties go to the later file;
-* event (fuel, wash, web, consents): per id the latest delivered version wins (a correction replaces it);
+* delta (CRM persons, companies, contracts, KYC): per key the greatest ``updated_at`` wins, ties go to the later file;
+* event (fuel, wash, web, consents, drive log, location): per id the latest delivered version wins (a correction
+  replaces it);
 * full list (Robinson): the rows of the newest loaded file only.
 """
 
@@ -34,6 +35,8 @@ create table if not exists raw.file_manifest (
     loaded_at timestamptz,
     archive_path varchar
 );
+-- rows deliberately not stored (location pings without consent, RULES.md §2); added after the first release
+alter table raw.file_manifest add column if not exists rows_withheld bigint default 0;
 create table if not exists raw.duplicate_deliveries (
     source varchar not null,
     file_name varchar not null,

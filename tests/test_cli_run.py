@@ -61,8 +61,11 @@ def test_run_json_reports_what_was_loaded(first_run):
     summary = json.loads(result.stdout)
     assert summary["as_of"] == "2026-11-22" and summary["status"] == "success"
     assert summary["ingested"] == {"crm_persons": 4, "crm_companies": 2, "contracts": 3, "fuel": 2, "wash": 2,
-                                   "web": 4, "consents": 6, "robinson": 2}
+                                   "web": 4, "consents": 6, "robinson": 2, "drive_log": 3, "location": 2,
+                                   "kyc": 3}
     assert summary["rejected_rows"]["fuel"] == 1
+    # ping L000000003 of the samples has no location grant in force (RULES.md §2)
+    assert summary["withheld_rows"] == {"location": 1}
     assert summary["rejected_files"] == [] and summary["duplicate_files"] == 1
 
 
@@ -96,6 +99,7 @@ def test_human_summary_shows_counts_reasons_and_next_steps(first_run):
     home, result = first_run
     text = _human_summary(home, json.loads(result.stdout))
     assert "range:liters (1)" in text and "Duplicate files skipped: 1" in text
+    assert "Withheld (no consent in force, stored nowhere): location 1" in text
     assert "dagster dev" in text and "models built" in text
 
 

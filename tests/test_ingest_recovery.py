@@ -64,7 +64,7 @@ def _state(home: Path) -> dict:
         "select * exclude (quarantined_at) from raw.quarantine order by all").fetchall()
     state["manifest"] = con.execute(
         "select load_id, source, file_name, content_hash, status, reason, rows_in, rows_loaded, rows_quarantined, "
-        "replace(archive_path, ?, '') from raw.file_manifest order by load_id", [str(home)]).fetchall()
+        "rows_withheld, replace(archive_path, ?, '') from raw.file_manifest order by load_id", [str(home)]).fetchall()
     con.close()
     state["archive"] = sorted(str(p.relative_to(home)) for p in (home / "archive").rglob("*") if p.is_file())
     state["landing_left"] = sorted(str(p.relative_to(home)) for p in (home / "landing").rglob("*") if p.is_file())
@@ -80,7 +80,7 @@ def uninterrupted(tmp_path_factory) -> dict:
 
 
 @pytest.mark.parametrize("where", ["before_commit", "before_move"])
-@pytest.mark.parametrize("crash_at", [1, 4, 9])
+@pytest.mark.parametrize("crash_at", [1, 4, 9, 11])  # 11: location, whose archived copy drops withheld lines
 def test_crash_then_rerun_equals_uninterrupted_run(tmp_path, uninterrupted, where, crash_at):
     home = tmp_path / "home"
     _prepare(home)
@@ -90,5 +90,5 @@ def test_crash_then_rerun_equals_uninterrupted_run(tmp_path, uninterrupted, wher
 
 
 def test_uninterrupted_run_loaded_every_file(uninterrupted):
-    assert len(uninterrupted["manifest"]) == 9
+    assert len(uninterrupted["manifest"]) == 12
     assert uninterrupted["landing_left"] == []

@@ -53,7 +53,7 @@ def test_blocked_gate_deletes_nothing_builds_marts_and_the_run_succeeds(home: Ho
     assert "relationship_end_plausible" in summary["retention"]["blocked_by"]
     assert summary["retention"]["verification"] == "not_run"
     assert summary["ingested"]["crm_persons"] == persons
-    assert summary["quality"]["suites"] == 9
+    assert summary["quality"]["suites"] == 12  # one per source (11) and the retention inputs
     assert home.scalar("select count(distinct person_id) from raw.crm_persons") == persons
     assert home.scalar("select count(*) from ops.erasure_audit") == 0
     assert home.scalar("select count(*) from marts.dim_contract") > 0

@@ -43,6 +43,10 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         table.add_row(source, str(summary["files_loaded"][source]), str(rows),
                       str(summary["rejected_rows"][source]), top)
     c.print(table)
+    withheld = summary.get("withheld_rows", {})
+    if withheld:
+        c.print("Withheld (no consent in force, stored nowhere): "
+                + ", ".join(f"{source} {n}" for source, n in withheld.items()))
     if summary["rejected_files"]:
         c.print(f"[bold]Rejected files[/bold] ({len(summary['rejected_files'])}): loaded nothing, kept in "
                 f"{settings.home / 'rejected'}")

@@ -14,8 +14,12 @@ def raw_asset_key(source: str) -> dg.AssetKey:
 
 
 def build_raw_asset(source: Source) -> dg.AssetsDefinition:
+    # A consent-gated source (location) decides from raw.consents: it loads after the consents of the same run.
+    deps = [raw_asset_key("consents")] if source.consent else []
+
     @dg.asset(
         key=raw_asset_key(source.name),
+        deps=deps,
         group_name="raw",
         kinds={"duckdb"},
         description=f"Every accepted version of every {source.name} row with lineage ({source.semantics} "
@@ -35,7 +39,8 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
                              f"again; verification {again.verification}")
         context.log.info(
             f"{source.name}: {meta['files_loaded']} file(s) loaded, {meta['rows_loaded']} row(s), "
-            f"{meta['rows_quarantined']} quarantined, {meta['files_rejected']} file(s) rejected, "
+            f"{meta['rows_quarantined']} quarantined, {meta['rows_withheld']} withheld, "
+            f"{meta['files_rejected']} file(s) rejected, "
             f"{meta['files_duplicate']} duplicate file(s)"
         )
         return dg.MaterializeResult(metadata={
@@ -44,6 +49,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             "files_duplicate": meta["files_duplicate"],
             "rows_loaded": meta["rows_loaded"],
             "rows_quarantined": meta["rows_quarantined"],
+            "rows_withheld": meta["rows_withheld"],
             "quarantine_reasons": dg.MetadataValue.json(meta["quarantine_reasons"]),
             "drift_columns": dg.MetadataValue.json(meta["drift_columns"]),
             "rejected_files": dg.MetadataValue.json(meta["rejected_files"]),

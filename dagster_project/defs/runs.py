@@ -27,7 +27,7 @@ from dagster_project.defs.retention import ERASURE_KEY, PLAN_KEY, retention_plan
 from dagster_project.privacy.segments import CHANNELS
 from dagster_project.settings import Settings, SettingsError
 from dagster_project.warehouse import WarehouseLocked, open_warehouse
-from ingest.contracts import SOURCE_NAMES
+from ingest.contracts import SOURCE_NAMES, SOURCES
 
 # One run at a time: DuckDB has one writer, so runs the daemon launches (sensor, schedule) queue behind each other.
 DAGSTER_YAML = """\
@@ -136,6 +136,8 @@ def _ingest_summary(job: JobRun) -> dict[str, Any]:
         "ingested": {s: int(m.get("rows_loaded", 0)) for s, m in raw.items()},
         "files_loaded": {s: int(m.get("files_loaded", 0)) for s, m in raw.items()},
         "rejected_rows": {s: int(m.get("rows_quarantined", 0)) for s, m in raw.items()},
+        # rows deliberately not stored: location pings without a grant in force (RULES.md §2)
+        "withheld_rows": {s: int(m.get("rows_withheld", 0)) for s, m in raw.items() if SOURCES[s].consent},
         "rejected_row_reasons": {s: dict(sorted(m["quarantine_reasons"].items(), key=lambda kv: (-kv[1], kv[0])))
                                  for s, m in raw.items() if m.get("quarantine_reasons")},
         "rejected_files": [{"source": s, **f} for s, m in raw.items() for f in m.get("rejected_files", [])],

@@ -38,6 +38,14 @@ CROSS_RULES: dict[str, dict[str, str]] = {
         "litres_or_kwh": "(product = 'EV') = (kwh is not null)",
         "amount_positive": "amount_eur is null or amount_eur > 0",
     },
+    # a business rule of the drive log (SOURCES.md): a mismatch loads and is reported here
+    "drive_log": {
+        "distance_is_end_minus_start": "distance_km = end_km - start_km",
+    },
+    "kyc": {
+        "beneficial_owner_over_25_pct": "record_type <> 'beneficial_owner' or ownership_pct is null "
+                                        "or ownership_pct > 25",
+    },
 }
 
 
