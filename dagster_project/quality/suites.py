@@ -41,6 +41,11 @@ CROSS_RULES: dict[str, dict[str, str]] = {
     # a business rule of the drive log (SOURCES.md): a mismatch loads and is reported here
     "drive_log": {
         "distance_is_end_minus_start": "distance_km = end_km - start_km",
+        # no other current trip of the car covers part of the same odometer range
+        "odometer_ranges_do_not_overlap": "not exists (select 1 from raw.drive_log_current o where "
+                                          "upper(trim(o.registration_number)) = upper(trim(drive_log.registration_number)) "
+                                          "and o.trip_id <> drive_log.trip_id and o.start_km < drive_log.end_km "
+                                          "and o.end_km > drive_log.start_km)",
     },
     "kyc": {
         "beneficial_owner_over_25_pct": "record_type <> 'beneficial_owner' or ownership_pct is null "

@@ -45,6 +45,11 @@ RETENTION_DDL: dict[str, str] = {
     "dsar_exports": """create table if not exists ops.dsar_exports (
         exported_at timestamptz not null, person_pseudonym varchar not null, as_of date, sections bigint,
         rows bigint)""",
+    # Rows an erasure kept for a legal obligation (KYC records, AML Act), with the day their own retention starts
+    # from: the subject's CRM row, which held their relationship_end, is gone. Keys of rows, no personal data.
+    "legal_retention": """create table if not exists ops.legal_retention (
+        relation varchar not null, row_key varchar not null, retention_from date not null, run_id varchar,
+        recorded_at timestamptz not null)""",
     "quality_results": """create table if not exists ops.quality_results (
         run_id varchar, as_of date, checked_at timestamptz not null, suite varchar not null, rows bigint,
         expectations bigint, failed bigint, failed_rules varchar[], success boolean not null)""",

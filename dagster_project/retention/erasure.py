@@ -38,6 +38,7 @@ from dagster_project.retention.verify import (fingerprints, needles_to_verify, r
                                               record_verification, verify)
 from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
+from ingest.contracts import SOURCES
 from ingest.raw_schema import ensure_raw_schema
 from ingest.bulk import insert_many
 
@@ -90,7 +91,7 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
         con = duckdb.connect(str(work))
         try:
             con.execute("set TimeZone = 'UTC'")
-            final_needles, archive_actions = _erase_in(con, settings, plan, run_id, manifest, outcome)
+            final_needles, archive_actions, retained = _erase_in(con, settings, plan, run_id, manifest, outcome)
             t = time.monotonic()
             crash_point("after_commit")
             write_fresh(con, fresh)
@@ -98,8 +99,8 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
             con.close()
         t = outcome.lap("copy_from_database", t)
         crash_point("after_copy")
-        detail = verify(fresh, final_needles, [Path(t) for _, a, t in archive_actions if a == "replace"],
-                        [Path(p) for p, a, _ in archive_actions if a == "delete"])
+        detail, kept = verify(fresh, final_needles, [Path(t) for _, a, t in archive_actions if a == "replace"],
+                        [Path(p) for p, a, _ in archive_actions if a == "delete"], retained)
         t = outcome.lap("verification", t)
         outcome.verification = "passed" if detail["passed"] else "failed"
         outcome.verification_detail = {k: int(v) for k, v in detail.items()}
@@ -108,7 +109,8 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
             record_verification(con, run_id, plan.as_of, len(plan.subjects), detail)
             if not detail["passed"]:
                 # keyed fingerprints only, so that `fleetdw retention verify` can show a fix without the values
-                record_fingerprints(con, run_id, fingerprints(load_key(settings.home), final_needles))
+                # (not of what a legal obligation keeps: those values stay, in their places only)
+                record_fingerprints(con, run_id, fingerprints(load_key(settings.home), final_needles - kept))
             con.execute("insert into ops.retention_runs values (?, ?, ?, 'applied', [], ?, ?, ?, ?, ?, ?)",
                         [run_id, plan.as_of, plan.plan_id, len(plan.subjects), outcome.rows_changed,
                          len(archive_actions), outcome.verification, started or now(), now()])
@@ -123,12 +125,15 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
 
 
 def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, run_id: str,
-              manifest: dict[str, Any], outcome: Outcome) -> tuple[set[str], list[FileAction]]:
-    """All table changes in one transaction on the work copy. Returns the identifiers to verify and the file
-    actions recorded in that transaction."""
+              manifest: dict[str, Any], outcome: Outcome
+              ) -> tuple[set[str], list[FileAction], dict[str, list[str]]]:
+    """All table changes in one transaction on the work copy. Returns the identifiers to verify, the file
+    actions recorded in that transaction and the places a legal obligation keeps (``selection.retained_places``)."""
     clock = time.monotonic()
     ensure_control_tables(con)
-    targets = S.all_targets(con, manifest)
+    every = S.all_targets(con, manifest)
+    retained = [t for t in every if t.retained]
+    targets = [t for t in every if not t.retained]
     S.stage_subjects(con, [(p, plan.pseudonyms[p], r) for p, r in plan.subjects.items()], targets)
     ids = S.subject_identifiers(con)
     S.stage_links(con, manifest, ids["phone"])
@@ -148,6 +153,7 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     crash_point("before_transaction")
     con.execute("begin transaction")
     _keep_event_contracts(con)
+    _keep_legal_retention(con, plan, run_id, retained)
     for t in [*targets, S.QUARANTINE]:
         outcome.rows_changed += _apply_target(con, t, cols.get(t.relation, {}), audit)
     outcome.rows_changed += _shorter_policies(con, plan, audit)
@@ -158,7 +164,25 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     crash_point("before_commit")
     con.execute("commit")
     outcome.lap("transaction", clock)
-    return needles_to_verify(con, ids), archive_actions
+    return needles_to_verify(con, ids), archive_actions, S.retained_places(every)
+
+
+def _keep_legal_retention(con: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, retained: list[S.Target]) -> None:
+    """The subjects' rows a legal obligation keeps (KYC records) outlive their CRM row, which held the
+    relationship_end their own retention counts from: record, by row key, the day it starts from (the
+    relationship_end, or today when the relationship had not ended)."""
+    for t in retained:
+        source = SOURCES.get(t.relation.removeprefix("raw.")) if t.layer == "raw" else None
+        if not source or len(source.key) != 1:
+            continue
+        key = source.key[0]
+        for m in t.matches:
+            con.execute(f"""
+                insert into ops.legal_retention
+                select distinct ?, cast(r."{key}" as varchar), coalesce(p.relationship_end, ?), ?, now()
+                from {t.relation} r join _erase_persons s on r."{m.column}" = s.person_id
+                left join raw.crm_persons_current p on p.person_id = s.person_id""",
+                        [t.relation, plan.as_of, run_id])
 
 
 # The company's record of each vehicle event: the mart that holds the event's contract.

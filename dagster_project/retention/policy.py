@@ -63,11 +63,29 @@ LANDING_FILES = Policy(
     legal_basis="the warehouse holds the loaded rows with lineage; the file copy is only for reloads")
 ERASURE_REQUEST = Policy(
     "erasure_request", "erasure requested by the subject (Art. 17)", "request", "until the next run",
-    action="erase as a person above, except what a legal obligation keeps (contract money)",
-    legal_basis="GDPR Art. 17; Art. 17(3)(b) for bookkeeping")
+    action="erase as a person above, except what a legal obligation keeps (contract money, KYC records)",
+    legal_basis="GDPR Art. 17; Art. 17(3)(b) for bookkeeping and customer due diligence")
+LOCATION_PINGS = Policy(
+    "location_pings", "location pings", "recorded_at", "90 days", days=90,
+    action="delete (coordinate-free daily distances stay)",
+    legal_basis="consent (location_tracking); data minimisation: the daily distance outlives the coordinates")
+# "until the next run": every ping recorded before the day after as-of is due once the grant is gone.
+LOCATION_WITHDRAWN = Policy(
+    "location_withdrawn", "location pings of a person whose location_tracking grant was withdrawn or objected to",
+    "a withdraw or object of location_tracking", "until the next run", days=-1,
+    action="delete (coordinate-free daily distances stay, shown only while a grant is in force)",
+    legal_basis="consent withdrawn (GDPR Art. 7(3)): the data collected on its basis is no longer kept")
+TRIP_POINTS = Policy(
+    "drive_log_points", "drive-log start and end points", "trip_date", "26 months", months=26,
+    action="null (the kilometres stay)",
+    legal_basis="data minimisation: the car-benefit and fleet figures need kilometres, not places")
+KYC = Policy(
+    "kyc_records", "KYC records", "relationship_end of the person (beneficial owners and representatives: of the "
+    "company); for an erased person, the day of the erasure", "5 years", years=5, action="delete",
+    legal_basis="legal obligation: Anti-Money-Laundering Act 444/2017 ch. 3 §3 (5 years after the relationship)")
 
 POLICIES: tuple[Policy, ...] = (PERSON, CONTRACT_PERSONAL, RAW_IP, WEB_IDENTIFIED, QUARANTINE, LANDING_FILES,
-                                ERASURE_REQUEST)
+                                ERASURE_REQUEST, LOCATION_PINGS, LOCATION_WITHDRAWN, TRIP_POINTS, KYC)
 
 
 @dataclass(frozen=True)
@@ -82,10 +100,12 @@ class PolicyRule:
     action: str                    # delete (rows) | null (the columns) | delete_files (the files the column names)
     columns: tuple[str, ...] = ()  # null: the columns nulled; otherwise only rows holding any of them (none: all)
     planned: bool = True           # counted in the plan (a run is due when a planned count is not zero)
+    condition: str = ""            # a further condition on the rows (SQL without parameters)
 
     def where(self) -> str:
         held = " or ".join(f"{c} is not null" for c in self.columns)
-        return f"{self.time_column} < ?" + (f" and ({held})" if held else "")
+        return (f"{self.time_column} < ?" + (f" and ({held})" if held else "")
+                + (f" and ({self.condition})" if self.condition else ""))
 
     def count_sql(self) -> str:
         return f"select count(*) from {self.relation} where {self.where()}"
@@ -104,6 +124,22 @@ class PolicyRule:
 # period applies to is the policy itself, not something a column declaration says. The plan counts the layer of
 # record: the derived web tables follow the raw events, and a contract's personal fields are anonymised by a run
 # that is due for another reason (they are not counted in the plan).
+# Persons whose latest location_tracking event (the ingestion's consent gate reads the same events) is a grant.
+LOCATION_GRANTED = """select person_id from (
+        select trim(person_id) as person_id, arg_max(trim(action), (recorded_at, consent_event_id)) as action
+        from raw.consents_current where trim(purpose) = 'location_tracking' and trim(channel) = 'any'
+        group by all) where action = 'grant'"""
+# When a KYC record's 5 years start (RULES.md §5): a record of a company (beneficial owner, representative) from the
+# company's relationship_end, a person's from theirs; an erased person's record from the erasure, which
+# ``ops.legal_retention`` recorded when it kept the record (their CRM row is gone).
+KYC_RETENTION_FROM = """(select k.kyc_id, case when k.business_id is not null then c.relationship_end
+            else coalesce(p.relationship_end, l.retention_from) end as retention_from
+        from raw.kyc_current k
+        left join raw.crm_companies_current c on c.business_id = k.business_id
+        left join raw.crm_persons_current p on p.person_id = k.person_id
+        left join (select row_key, min(retention_from) as retention_from from ops.legal_retention
+                   where relation = 'raw.kyc' group by all) l on l.row_key = k.kyc_id)"""
+
 SHORTER_RULES: tuple[PolicyRule, ...] = (
     PolicyRule(RAW_IP, "raw.web", "event_time", "null", ("ip_address",)),
     PolicyRule(WEB_IDENTIFIED, "raw.web", "event_time", "delete", ("cookie_id", "user_id")),
@@ -112,6 +148,12 @@ SHORTER_RULES: tuple[PolicyRule, ...] = (
     PolicyRule(QUARANTINE, "raw.quarantine", "as_of", "delete"),
     PolicyRule(CONTRACT_PERSONAL, "raw.contracts", "end_date", "null",
                ("driver_person_id", "notes", "registration_number", "vin"), planned=False),
+    PolicyRule(LOCATION_PINGS, "raw.location", "recorded_at", "delete"),
+    PolicyRule(LOCATION_WITHDRAWN, "raw.location", "recorded_at", "delete",
+               condition=f"trim(person_id) not in ({LOCATION_GRANTED})"),
+    PolicyRule(TRIP_POINTS, "raw.drive_log", "trip_date", "null", ("start_point", "end_point")),
+    PolicyRule(KYC, "raw.kyc", "(select r.retention_from from " + KYC_RETENTION_FROM + " r where r.kyc_id = raw.kyc.kyc_id)",
+               "delete"),
     PolicyRule(LANDING_FILES, "raw.file_manifest", "as_of", "delete_files", ("archive_path",)),
 )
 

@@ -22,10 +22,12 @@ REASON = "erased_before"
 
 
 def person_key_columns(con, manifest) -> dict[str, list[str]]:
-    """Raw relation -> its columns that hold a person id (from the column declarations)."""
+    """Raw relation -> its columns that hold a person id (from the column declarations). Records a legal
+    obligation keeps (KYC) may name an erased person: they are not a reappearance."""
     tables = S.base_tables(con)
-    return {t.relation: [m.column for m in t.matches if m.kind == "person"]
-            for t in S.raw_targets(manifest, tables) if any(m.kind == "person" for m in t.matches)}
+    return {t.relation: [m.column for m in t.matches if m.kind == "person" and m.action != "retain"]
+            for t in S.raw_targets(manifest, tables)
+            if any(m.kind == "person" and m.action != "retain" for m in t.matches)}
 
 
 def erased_pseudonyms(con) -> set[str]:

@@ -43,6 +43,11 @@ RAW_ONLY: dict[str, dict[str, dict[str, str]]] = {
                             "erasure": "anonymise"}},
     "web": {"ip_address": {"category": "user.device.ip_address", "subject": "person", "identifier": "direct",
                            "erasure": "delete"}},
+    # precise locations: the typed places of a trip and the coordinates of a ping never leave raw
+    "drive_log": {c: {"category": "user.location.precise", "subject": "person", "identifier": "quasi",
+                      "erasure": "delete"} for c in ("start_point", "end_point")},
+    "location": {c: {"category": "user.location.precise", "subject": "person", "identifier": "quasi",
+                     "erasure": "delete"} for c in ("lat", "lon")},
 }
 # Event sources whose rows are linked to a person through a mart or a phone, by their own key.
 EVENT_KEYS = {"fuel": "transaction_id", "wash": "wash_id", "web": "event_id"}
@@ -69,6 +74,13 @@ class Target:
     anonymise_columns: list[str]      # columns nulled (or pseudonymised) when a row is anonymised
     key_columns: list[str] = field(default_factory=list)   # subject keys (only the matched one is cleared)
     pseudonymise_keys: bool = False   # control tables: a cleared key gets the pseudonym
+    # Kept for a legal obligation (every subject key declared retain_legal, e.g. KYC records): an access request
+    # lists the rows, erasure leaves them, and verification accepts the subject's values in these columns.
+    retained_columns: list[str] = field(default_factory=list)
+
+    @property
+    def retained(self) -> bool:
+        return bool(self.matches) and all(m.action == "retain" for m in self.matches)
 
 
 # The loader's table of rejected rows. No declaration can name it: its raw_record is a line of any source, so its
@@ -135,9 +147,18 @@ def _anonymise_columns(decls: dict[str, dict], keys: list[str]) -> list[str]:
                   if c not in keys and d.get("erasure") in ("anonymise", "delete"))
 
 
+def _erasure_action(decl: dict) -> str:
+    """What erasure does to a row matched by a subject key declared so: delete, anonymise, or retain (legal)."""
+    return {"delete": "delete", "retain_legal": "retain"}.get(str(decl.get("erasure")), "anonymise")
+
+
+def _retained(decls: dict[str, dict]) -> list[str]:
+    return sorted(c for c, d in decls.items() if d.get("erasure") == "retain_legal")
+
+
 def _key_match(column: str, decl: dict) -> Match:
     kind = "pseudonym" if _is_pseudonymous(decl, column) else "person"
-    return Match(column, kind, "delete" if decl.get("erasure") == "delete" else "anonymise")
+    return Match(column, kind, _erasure_action(decl))
 
 
 def dbt_targets(manifest: dict[str, Any], tables: dict[str, dict[str, str]]) -> list[Target]:
@@ -169,7 +190,8 @@ def dbt_targets(manifest: dict[str, Any], tables: dict[str, dict[str, str]]) -> 
                 "relation": relation_of(nodes[path["model"]]), "key": str(path.get("key", "")).lower(),
                 "via_target": via[0]}))
         if matches:
-            out.append(Target(relation, "dbt", matches, _anonymise_columns(decls, keys), keys))
+            out.append(Target(relation, "dbt", matches, _anonymise_columns(decls, keys), keys,
+                              retained_columns=_retained(decls)))
     return out
 
 
@@ -194,8 +216,7 @@ def raw_targets(manifest: dict[str, Any], tables: dict[str, dict[str, str]]) -> 
         decls.update({c: d for c, d in RAW_ONLY.get(source.name, {}).items() if c in tables[relation]})
         if not decls:
             continue
-        matches = [Match(k, "person", "delete" if decls[k].get("erasure") == "delete" else "anonymise")
-                   for k in dict.fromkeys(keys)]
+        matches = [Match(k, "person", _erasure_action(decls[k])) for k in dict.fromkeys(keys)]
         row_delete = any(m.action == "delete" for m in matches)
         if "cookie_id" in decls and row_delete:
             matches.append(Match("cookie_id", "cookie", "delete"))
@@ -207,7 +228,8 @@ def raw_targets(manifest: dict[str, Any], tables: dict[str, dict[str, str]]) -> 
             matches.append(Match("_line", "staging_phone", "delete" if all(
                 d.get("erasure") == "delete" for d in decls.values()) else "anonymise",
                 {"staging": staging_relation}))
-        out.append(Target(relation, "raw", matches, _anonymise_columns(decls, keys), keys))
+        out.append(Target(relation, "raw", matches, _anonymise_columns(decls, keys), keys,
+                          retained_columns=_retained(decls)))
     return out
 
 
@@ -231,8 +253,16 @@ def ops_targets(tables: dict[str, dict[str, str]]) -> list[Target]:
 
 
 def all_targets(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> list[Target]:
+    """Every relation that holds a subject's data; an access request reads them all, erasure the ones not
+    :attr:`Target.retained`."""
     tables = base_tables(con)
     return raw_targets(manifest, tables) + dbt_targets(manifest, tables) + ops_targets(tables)
+
+
+def retained_places(targets: list[Target]) -> dict[str, list[str]]:
+    """``relation -> columns`` where a legal obligation keeps a subject's values after an erasure (the post-deletion
+    verification accepts them there, and only there)."""
+    return {t.relation: t.retained_columns for t in targets if t.retained and t.retained_columns}
 
 
 def subject_views(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> dict[str, list[str]]:
@@ -366,8 +396,8 @@ def select_rows(con: duckdb.DuckDBPyConnection, target: Target, columns: dict[st
                       f"on t._load_id = x._load_id and t._line = x._line")
         else:
             continue
-        if m.action == "delete":
-            action = "delete"
+        if m.action in ("delete", "retain"):
+            action = m.action
         else:
             cleared = [c for c in [m.column if m.column in target.key_columns else None, *target.anonymise_columns]
                        if c and c in columns]

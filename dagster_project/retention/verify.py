@@ -44,20 +44,39 @@ def needles_to_verify(con: duckdb.DuckDBPyConnection, ids: dict[str, set[str]]) 
     return final
 
 
-def scan_tables(db: Path, needles: set[str]) -> tuple[int, int]:
-    """(tables scanned, rows holding any needle in any text column), inside DuckDB (counts only)."""
+def _text_columns(cols: dict[str, str], skip: list[str]) -> list[str]:
+    return [c for c, t in cols.items() if c not in skip and (t.upper().startswith(TEXT_TYPES) or t.upper().endswith("[]"))]
+
+
+def legally_kept(con: duckdb.DuckDBPyConnection, needles: set[str], retained: dict[str, list[str]]) -> set[str]:
+    """The needles that a legal obligation still keeps in its places (``selection.retained_places``): they stay in
+    the database file's bytes, so the byte scan cannot look for them (the table scan does, everywhere else)."""
+    kept: set[str] = set()
+    for rel, columns in retained.items():
+        have = relation_columns(con, rel) if relation_exists(con, rel) else {}
+        for c in (c for c in columns if c in have):
+            kept |= values(con, f'select distinct cast("{c}" as varchar) from {rel} where cast("{c}" as varchar) in '
+                                f'(select unnest(?::varchar[]))', [sorted(needles)])
+    return kept
+
+
+def scan_tables(db: Path, needles: set[str], retained: dict[str, list[str]] | None = None
+                ) -> tuple[int, int, set[str]]:
+    """(tables scanned, rows holding any needle in any text column but the legally retained ones, the needles
+    those retained columns keep), inside DuckDB (counts only)."""
     regex = pattern(needles)
+    retained = retained or {}
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = base_tables(con)
         hits = 0
         for rel, cols in tables.items():
-            text = [c for c, t in cols.items() if t.upper().startswith(TEXT_TYPES) or t.upper().endswith("[]")]
+            text = _text_columns(cols, retained.get(rel, []))
             if not text or not regex:
                 continue
             cond = " or ".join(f"regexp_matches(cast(\"{c}\" as varchar), {q(regex)})" for c in text)
             hits += private_query(con, f"select count(*) from {rel} where {cond}")[0][0]
-        return len(tables), int(hits)
+        return len(tables), int(hits), legally_kept(con, needles, retained) if needles else set()
     finally:
         con.close()
 
@@ -76,13 +95,16 @@ def grep_bytes(paths: list[Path], needles: set[str]) -> int:
     return total
 
 
-def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Path]) -> dict[str, int]:
-    tables_scanned, table_hits = scan_tables(db, needles)
-    file_hits = grep_bytes([db, db.with_name(db.name + ".wal")], needles)
+def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Path],
+           retained: dict[str, list[str]] | None = None) -> tuple[dict[str, int], set[str]]:
+    """Every table (but the legally retained columns), the file's bytes (but the values those columns keep) and
+    the rewritten archive files must be free of the needles. Returns the counts and the needles legally kept."""
+    tables_scanned, table_hits, kept = scan_tables(db, needles, retained)
+    file_hits = grep_bytes([db, db.with_name(db.name + ".wal")], needles - kept)
     archive_hits = sum(1 for f in rewritten if f.exists() and file_holds(f, needles))
-    return {"identifiers": len(needles), "tables_scanned": tables_scanned, "table_hits": table_hits,
-            "file_hits": file_hits, "archive_hits": archive_hits, "deleted_files": len(deleted),
-            "passed": int(table_hits == 0 and file_hits == 0 and archive_hits == 0)}
+    return {"identifiers": len(needles), "legally_kept": len(kept), "tables_scanned": tables_scanned,
+            "table_hits": table_hits, "file_hits": file_hits, "archive_hits": archive_hits, "deleted_files": len(deleted),
+            "passed": int(table_hits == 0 and file_hits == 0 and archive_hits == 0)}, kept
 
 
 def record_verification(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, subjects: int,

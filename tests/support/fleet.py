@@ -8,6 +8,12 @@ Day 1 fuel: F1 diesel into ABC-123 in June (C000001), F2 EV charging of ABC-123 
 F3 diesel into the petrol car XYZ-9 (wrong fuel), F4 a plate without any contract. Web: cookie c1 at 10:00,
 10:20 and 10:51 UTC (a 31-minute gap: two sessions), cookie c2 without analytics consent.
 
+Driver Assistant (day 1): P000001 drove XYZ-9 (C000003) on a work trip T1 (60 km) and a leisure trip T2 whose typed
+50 km disagree with its odometer (40 km); P000002's work trips T3 and T4 of ABC-123 (C000002) overlap on the
+odometer. P000001 has a location_tracking grant and three pings on 2026-11-20; P000002 granted, sent two pings
+on 2026-11-05 and withdrew on 2026-11-10. KYC: an identity check of P000003 (private customer) and a beneficial
+owner of S who is not in the CRM.
+
 Day 2 (the incremental run): a new EV charge F5, a correction of F3 (31 litres), P000002 changes phone (so F2
 no longer resolves to a refueller), a new c1 event at 11:10 and a correction that withdraws consent from the
 10:20 event.
@@ -101,6 +107,44 @@ def write_day1(lz: Landing) -> None:
         _web("E3", "2026-11-20T10:51:00Z", "c1", "/c", True, user="P000001"),
         _web("E4", "2026-11-20T10:05:00Z", "c2", "/a", False, user="P000002"),
     ], gz=True)
+    write_driver_assistant(lz)
+
+
+TRIPS_HEADER = ("trip_id,driver_person_id,registration_number,trip_date,start_km,end_km,distance_km,trip_type,"
+                "start_point,end_point,added_by,added_at")
+KYC_HEADER = ("kyc_id,record_type,person_id,business_id,full_name,ssn,document_type,document_number,"
+              "document_expiry,ownership_pct,is_pep,verified_at,verified_by,updated_at")
+# P000001's pings of 2026-11-20 (Helsinki centre, a few hundred metres on, then Espoo)
+PINGS_P1 = [("L1", "2026-11-20T06:00:00Z", 60.1699, 24.9384), ("L2", "2026-11-20T06:05:00Z", 60.1712, 24.9410),
+            ("L3", "2026-11-20T06:30:00Z", 60.2055, 24.6559)]
+PINGS_P2 = [("L4", "2026-11-05T07:00:00Z", 60.2934, 25.0378), ("L5", "2026-11-05T07:10:00Z", 60.3172, 24.9633)]
+
+
+def _ping(ping_id: str, person: str, plate: str, at: str, lat: float, lon: float) -> dict:
+    return {"ping_id": ping_id, "person_id": person, "registration_number": plate, "recorded_at": at,
+            "lat": lat, "lon": lon, "accuracy_m": 5.0, "speed_kmh": 40.0}
+
+
+def write_driver_assistant(lz: Landing) -> None:
+    """The drive log, location consent and pings, and KYC records of day 1."""
+    lz.write("drive_log", "drive_log_1.csv", TRIPS_HEADER + "\n"
+             "T1,P000001,XYZ-9,2026-10-15,45000,45060,60,work,\"Keilaranta 1, Espoo\",Lentoasema,driver,"
+             "2026-10-15T17:00:00+03:00\n"
+             "T2,P000001,xyz-9,2026-10-16,45060,45100,50,leisure,Kotikatu 3,Nuuksio,driver,2026-10-16T20:00:00+03:00\n"
+             "T3,P000002,ABC-123,2026-10-20,5000,5040,40,work,,,fleet_manager,2026-10-21T09:00:00+03:00\n"
+             "T4,P000002,ABC-123,2026-10-21,5030,5080,50,work,,,driver,2026-10-21T18:00:00+03:00\n")
+    lz.write("consents", "consents_1.csv", "consent_event_id,person_id,purpose,channel,action,recorded_at,source\n"
+             "LC1,P000001,location_tracking,any,grant,2026-01-01T08:00:00Z,mobile_app\n"
+             "LC2,P000002,location_tracking,any,grant,2026-01-01T08:00:00Z,mobile_app\n"
+             "LC3,P000002,location_tracking,any,withdraw,2026-11-10T08:00:00Z,mobile_app\n")
+    lz.write_jsonl("location", "location_1.jsonl.gz",
+                   [_ping(i, "P000001", "XYZ-9", at, lat, lon) for i, at, lat, lon in PINGS_P1]
+                   + [_ping(i, "P000002", "ABC-123", at, lat, lon) for i, at, lat, lon in PINGS_P2], gz=True)
+    lz.write("kyc", "kyc_1.csv", KYC_HEADER + "\n"
+             "KYC1,identity_verification,P000003,,,131052-308T,passport,FP1234567,2031-05-14,,,"
+             "2020-01-02T10:00:00+02:00,staff042,2020-01-02T10:00:00+02:00\n"
+             f"KYC2,beneficial_owner,,{S},Liisa Omistaja,240385-123T,,,,62.5,false,2019-01-02T10:00:00+02:00,"
+             "staff017,2019-01-02T10:00:00+02:00\n")
 
 
 def write_day2(lz: Landing) -> None:

@@ -1,8 +1,9 @@
 {#-
     Customer profile (schema profiling, RULES.md §2): one row per profiled person, keyed by a pseudonym only. No
     direct identifier, no person_id, no exact birth date, no sex. Objectors and persons with an erasure request are
-    absent. Web engagement counts only consent_marketing events; the mobility band, derived from where the car was
-    refuelled, is filled only with a current location_tracking grant.
+    absent. Web engagement counts only consent_marketing events; the mobility band, the kilometres a day the
+    Driver Assistant's location pings show (marts.daily_location_distance: only while a grant is in force), is
+    filled only with a current location_tracking grant.
     Quasi-identifiers (age_band, postal_area, customer_type, vehicle_class, power_source, fuel_spend_band) are
     generalised per row until each published combination covers at least var('k_anonymity') persons; persons who
     cannot be hidden even at the coarsest level are suppressed (the run reports how many).
@@ -50,8 +51,7 @@ fuel_12m as (
 
     select
         driver_person_id as person_id,
-        sum(amount_eur) as fuel_spend,
-        count(distinct city) as refuelling_cities
+        sum(amount_eur) as fuel_spend
     from {{ ref('fct_fuel_transactions') }}
     where {{ in_last_12_months('refueled_on') }}
       and driver_person_id is not null
@@ -72,6 +72,15 @@ washes_12m as (
 web as (
 
     select * from {{ ref('web_marketing_activity') }}
+
+),
+
+location_12m as (
+
+    select person_id, avg(distance_km) as km_per_day
+    from {{ ref('daily_location_distance') }}
+    where {{ in_last_12_months('travel_date') }}
+    group by person_id
 
 ),
 
@@ -98,10 +107,10 @@ features as (
         -- location-derived: only with a current location_tracking grant
         case
             when not s.has_location_grant then null
-            when coalesce(f.refuelling_cities, 0) = 0 then 'none'
-            when f.refuelling_cities = 1 then '1'
-            when f.refuelling_cities <= 3 then '2-3'
-            else '4+'
+            when loc.km_per_day is null then 'none'
+            when loc.km_per_day < 20 then 'under_20_km'
+            when loc.km_per_day < 60 then '20_60_km'
+            else 'over_60_km'
         end as mobility_band
     from subjects as s
     inner join persons as p
@@ -114,6 +123,8 @@ features as (
         on w.person_id = s.person_id
     left join web
         on web.person_id = s.person_id
+    left join location_12m as loc
+        on loc.person_id = s.person_id
 
 ),
 
