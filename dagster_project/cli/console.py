@@ -67,6 +67,11 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         eligible = ", ".join(f"{ch} {n}" for ch, n in p.get("eligible", {}).items())
         c.print(f"Privacy: eligible for marketing by channel: {eligible}; {p.get('profiled', 0)} persons profiled, "
                 f"{p.get('k_suppressed', 0)} suppressed for k-anonymity, {p.get('decisions', 0)} automated decisions")
+    if summary.get("driver_assistant"):
+        d = summary["driver_assistant"]
+        c.print(f"Driver Assistant: {d.get('trips', 0)} trips, {d.get('driver_months', 0)} driver-months in "
+                f"marts.driver_mileage, {d.get('location_days', 0)} person-days in marts.daily_location_distance; "
+                f"KYC: {d.get('kyc_records', 0)} records (restricted schema kyc)")
     if "quality" in summary:
         q = summary["quality"]
         c.print(f"Data quality: {q.get('suites', 0)} expectation suites, {q.get('suites_failed', 0)} failed, "

@@ -210,4 +210,26 @@ def run_pipeline(settings: Settings) -> dict[str, Any]:
         summary["failed_steps"] = failed
     for part in (_ingest_summary, _dbt_summary, _privacy_summary, _quality_summary, _retention_summary):
         summary.update(part(job))
+    summary.update(_driver_assistant_summary(settings))
     return summary
+
+
+# Row counts of the Driver Assistant and KYC relations the run leaves (counts only, read after the run).
+DRIVER_ASSISTANT_COUNTS = {"trips": "marts.driver_trips", "driver_months": "marts.driver_mileage",
+                           "location_days": "marts.daily_location_distance", "kyc_records": "kyc.kyc_records"}
+
+
+def _driver_assistant_summary(settings: Settings) -> dict[str, Any]:
+    from dagster_project.warehouse import open_warehouse
+
+    counts: dict[str, int] = {}
+    try:
+        with open_warehouse(settings, read_only=True) as con:
+            present = {f"{s}.{t}" for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables").fetchall()}
+            for name, relation in DRIVER_ASSISTANT_COUNTS.items():
+                if relation in present:
+                    counts[name] = int(con.execute(f"select count(*) from {relation}").fetchall()[0][0])
+    except Exception:  # noqa: BLE001 - the summary never fails a run; the counts are then absent
+        return {}
+    return {"driver_assistant": counts} if counts else {}
