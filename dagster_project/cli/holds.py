@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dagster_project.cli.options import common_options, settings_from
+from dagster_project.cli.options import audit, common_options, pseudonym_of, settings_from
 
 
 def _known_person(con, person_id: str) -> None:
@@ -39,6 +39,7 @@ def erase(person_id: str, reason: str, **opts: Any) -> None:
     with open_warehouse(settings) as con:
         _known_person(con, person_id)
         record_erasure_request(con, person_id, reason)
+    audit(opts, settings, "erase", person_pseudonym=pseudonym_of(settings, person_id))
     click.echo(f"erasure request recorded for person {_pseudonym(settings, person_id)}…; "
                "it is executed by the next `fleetdw run` if the retention gates pass")
 
@@ -56,6 +57,7 @@ def hold(person_id: str, reason: str, **opts: Any) -> None:
     with open_warehouse(settings) as con:
         _known_person(con, person_id)
         new = record_hold(con, person_id, reason)
+    audit(opts, settings, "hold", person_pseudonym=pseudonym_of(settings, person_id), status="placed" if new else "already")
     click.echo(f"legal hold {'placed' if new else 'already in place'} for person {_pseudonym(settings, person_id)}…")
 
 
@@ -73,4 +75,5 @@ def release(person_id: str, **opts: Any) -> None:
         if not n:
             _known_person(con, person_id)
             raise LookupError("no open legal hold for that person")
+    audit(opts, settings, "release", person_pseudonym=pseudonym_of(settings, person_id))
     click.echo(f"legal hold released for person {_pseudonym(settings, person_id)}…")

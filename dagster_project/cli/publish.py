@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from dagster_project.cli.options import common_options, settings_from
+from dagster_project.cli.options import audit, common_options, settings_from
 from dagster_project.privacy.publish import publish
 
 
@@ -18,6 +18,8 @@ from dagster_project.privacy.publish import publish
 @common_options
 def publish_command(out: Path, force: bool, **opts: Any) -> None:
     """Write an analyst copy: marts and profiling only, pseudonymised, no direct identifier."""
-    plan = publish(settings_from(opts), out, force)
+    settings = settings_from(opts)
+    plan = publish(settings, out, force)
+    audit(opts, settings, "publish", tables=len(plan.tables), out_name=out.name, rows_out=plan.rows)
     click.echo(f"published {len(plan.tables)} tables to {out.expanduser().absolute()}: "
                f"{plan.pseudonymised} key columns pseudonymised, {plan.dropped} identifying columns left out")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from dagster_project.cli.options import common_options, settings_from
+from dagster_project.cli.options import audit, common_options, settings_from
 
 
 @click.group("retention")
@@ -41,6 +41,7 @@ def plan_cmd(as_json: bool, show_subjects: bool, **opts: Any) -> None:
     }
     if show_subjects:
         out["subjects"] = sorted(f"{plan.pseudonyms[p]}:{r}" for p, r in plan.subjects.items())
+        audit(opts, settings, "retention plan --show-subjects", plan_id=plan_id, rows_out=len(out["subjects"]))
     if as_json:
         click.echo(json.dumps(out, default=str))
         return
@@ -74,8 +75,9 @@ def approve(plan_id: str, **opts: Any) -> None:
 
     settings = settings_from(opts)
     with open_warehouse(settings) as con:
-        if not record_approval(con, plan_id, getpass.getuser()):
+        if not record_approval(con, plan_id, opts.get("actor") or getpass.getuser()):
             raise LookupError(f"unknown plan {plan_id}: run `fleetdw retention plan` first")
+    audit(opts, settings, "retention approve", plan_id=plan_id)
     click.echo(f"plan {plan_id} approved; the next run erases it if the other gates pass and its subjects are unchanged")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from dagster_project.cli.options import common_options, settings_from
+from dagster_project.cli.options import audit, common_options, settings_from
 from dagster_project.settings import SettingsError
 
 CHANNELS = ("email", "sms", "phone", "post")
@@ -70,5 +70,7 @@ def export(segment: str, channel: str, out: Path, force: bool, **opts: Any) -> N
         raise RuntimeError(f"segment export failed (Dagster run {run.run_id})")
     with open_warehouse(settings, read_only=True) as con:
         rows = con.execute("select row_count from ops.segment_exports where export_id = ?", [run.run_id]).fetchall()
+    audit(opts, settings, "segments export", segment=segment, channel=channel, export_id=run.run_id,
+          rows_out=int(rows[0][0]) if rows else 0)
     click.echo(f"exported {rows[0][0] if rows else 0} persons of segment {segment} on {channel} to {out} "
                f"(export {run.run_id})")

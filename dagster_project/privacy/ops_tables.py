@@ -8,7 +8,9 @@ personal-data declarations, in the same shape as the dbt column ``meta.personal_
 * ``ops.segment_exports`` — one line per marketing export (RULES.md §1.4). No person identifier is in it; the
   employee who exported is.
 * ``ops.review_requests`` — manual reviews of automated decisions demanded by a person (GDPR Art. 22), keyed by
-  the person's pseudonym only.
+  the person's pseudonym only; a steward's resolution (outcome, when, by whom) stays on the line.
+* ``ops.access_requests`` — the register of access requests (GDPR Art. 15, 12(3)): received, due and answered
+  dates, keyed by the person's pseudonym only.
 
 :func:`ensure_ops_tables` creates whatever is missing (``create ... if not exists``); every code path that reads
 or writes these tables calls it first.
@@ -99,7 +101,10 @@ OPS_TABLES: dict[str, OpsTable] = {t.name: t for t in (
             decision varchar,
             model_version varchar,
             inputs_used varchar,
-            status varchar not null default 'open'
+            status varchar not null default 'open',
+            outcome varchar,
+            resolved_at timestamptz,
+            resolved_by varchar
         )""",
         subject_key=["person_pseudonym"],
         columns={
@@ -111,16 +116,55 @@ OPS_TABLES: dict[str, OpsTable] = {t.name: t for t in (
             "model_version": {},
             "inputs_used": _pd("user.derived.profiling", "person", "quasi", "delete"),
             "status": {},
+            "outcome": {},
+            "resolved_at": {},
+            "resolved_by": _pd("user.account.username", "person", "direct", "retain_legal",
+                               legal_basis="GDPR Art. 5(2) accountability: who resolved the review",
+                               role="employee"),
+        },
+    ),
+    OpsTable(
+        name="access_requests",
+        description="The register of access requests (GDPR Art. 15): received (the as-of date of `fleetdw dsar "
+                    "request`), due one month later (Art. 12(3)) and answered (the `fleetdw dsar export` that "
+                    "answered it). Keyed by the person's pseudonym only.",
+        ddl="""create table if not exists ops.access_requests (
+            request_id varchar primary key,
+            person_pseudonym varchar not null,
+            received_on date not null,
+            due_on date not null,
+            recorded_at timestamptz not null,
+            answered_on date,
+            answered_at timestamptz,
+            rows_exported bigint
+        )""",
+        subject_key=["person_pseudonym"],
+        columns={
+            "request_id": {},
+            # the register is the proof that the request was answered: it outlives an erasure, by pseudonym
+            "person_pseudonym": _pd("user.unique_id.pseudonymous", "person", "key", "retain_legal",
+                                    legal_basis="GDPR Art. 5(2) and 12: proof that access requests were answered"),
+            "received_on": {}, "due_on": {}, "recorded_at": {}, "answered_on": {}, "answered_at": {},
+            "rows_exported": {},
         },
     ),
 )}
 
+# Columns added to control tables after their first version: a warehouse created by an older version gets them.
+MIGRATIONS: tuple[str, ...] = (
+    "alter table ops.review_requests add column if not exists outcome varchar",
+    "alter table ops.review_requests add column if not exists resolved_at timestamptz",
+    "alter table ops.review_requests add column if not exists resolved_by varchar",
+)
+
 
 def ensure_ops_tables(con: Any) -> None:
-    """Create schema ``ops`` and every control table that does not exist yet (never alters existing ones)."""
+    """Create schema ``ops``, every control table that does not exist yet, and the columns of :data:`MIGRATIONS`."""
     con.execute(f"create schema if not exists {OPS_SCHEMA}")
     for table in OPS_TABLES.values():
         con.execute(table.ddl)
+    for statement in MIGRATIONS:
+        con.execute(statement)
 
 
 def ops_table_exists(con: Any, name: str) -> bool:

@@ -34,6 +34,7 @@ class PublishPlan:
     tables: dict[str, list[str]] = field(default_factory=dict)   # "schema.table" -> select expressions
     pseudonymised: int = 0
     dropped: int = 0
+    rows: int = 0          # rows written to the copy (the audit log's rows out)
 
 
 def column_rule(decl: Any) -> str:
@@ -110,6 +111,7 @@ def publish(settings, out: Path, force: bool = False) -> PublishPlan:
             con.execute(f"create schema analyst_copy.{schema}")
         for table, select in plan.tables.items():
             con.execute(f"create table analyst_copy.{table} as select {', '.join(select)} from wh.{table}")
+            plan.rows += int(con.execute(f"select count(*) from analyst_copy.{table}").fetchall()[0][0])
         con.execute("detach analyst_copy")
     finally:
         con.close()

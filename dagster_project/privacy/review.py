@@ -17,7 +17,8 @@ from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
 
 QUEUE_COLUMNS = ("request_id", "requested_at", "person_pseudonym", "decision", "model_version", "inputs_used",
-                 "status")
+                 "status", "outcome", "resolved_at")
+OUTCOMES = ("upheld", "changed")
 
 
 def _decision(con, pseudonym: str) -> tuple[str | None, str | None, str | None]:
@@ -52,9 +53,33 @@ def request_review(settings: Settings, person_id: str) -> dict[str, Any]:
 
 
 def review_queue(settings: Settings, include_closed: bool = False) -> list[tuple]:
-    """The review requests (open ones unless ``include_closed``), oldest first, as :data:`QUEUE_COLUMNS`."""
+    """The review requests (open ones unless ``include_closed``) as :data:`QUEUE_COLUMNS`: open ones first, oldest
+    first (a warehouse not yet migrated has no resolutions: NULL)."""
     with open_warehouse(settings, read_only=True) as con:
         if not ops_table_exists(con, "review_requests"):
             return []
-        return con.execute(f"select {', '.join(QUEUE_COLUMNS)} from ops.review_requests "
-                           + ("" if include_closed else "where status = 'open' ") + "order by requested_at").fetchall()
+        have = {c for (c,) in con.execute("select column_name from information_schema.columns where "
+                                          "table_schema = 'ops' and table_name = 'review_requests'").fetchall()}
+        cols = ", ".join(c if c in have else f"null as {c}" for c in QUEUE_COLUMNS)
+        return con.execute(f"select {cols} from ops.review_requests "
+                           + ("" if include_closed else "where status = 'open' ")
+                           + "order by status <> 'open', requested_at").fetchall()
+
+
+def resolve_review(settings: Settings, request_id: str, outcome: str, resolved_by: str | None) -> dict[str, Any]:
+    """A steward closes a review: the queue keeps the outcome (``upheld``: the automated decision stands;
+    ``changed``: the reviewer changed it), when and by whom. An unknown or already closed id is a user error."""
+    if outcome not in OUTCOMES:
+        raise LookupError(f"unknown outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+    with open_warehouse(settings) as con:
+        ensure_ops_tables(con)
+        row = con.execute("select status, person_pseudonym from ops.review_requests where request_id = ?",
+                          [request_id.strip()]).fetchall()
+        if not row:
+            raise LookupError(f"no review request {request_id!r}: see `fleetdw review list --all`")
+        if row[0][0] != "open":
+            raise LookupError(f"review request {request_id} is already {row[0][0]}")
+        at = datetime.now(timezone.utc)
+        con.execute("update ops.review_requests set status = 'closed', outcome = ?, resolved_at = ?, resolved_by = ? "
+                    "where request_id = ?", [outcome, at, resolved_by, request_id.strip()])
+    return {"request_id": request_id.strip(), "outcome": outcome, "resolved_at": at, "person_pseudonym": row[0][1]}

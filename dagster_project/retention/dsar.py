@@ -103,6 +103,8 @@ def export_person(settings: Settings, person_id: str, out: Path, force: bool = F
         ensure_control_tables(con)
         con.execute("insert into ops.dsar_exports values (?, ?, ?, ?, ?)",
                     [now(), pseudonym, settings.as_of, len(sections), rows])
+        from dagster_project.retention.register import answer_access_request
+        answered = answer_access_request(con, pseudonym, settings.as_of, rows)
     document = {
         "subject": {"person_id": person_id, "pseudonym": pseudonym},
         "exported_at": now().isoformat(), "as_of": settings.as_of.isoformat(),
@@ -117,4 +119,4 @@ def export_person(settings: Settings, person_id: str, out: Path, force: bool = F
     tmp = out.with_name(out.name + ".part")
     tmp.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str))
     os.replace(tmp, out)
-    return {"sections": len(sections), "rows": rows}
+    return {"sections": len(sections), "rows": rows, "answered": answered}
