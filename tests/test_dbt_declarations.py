@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from dagster_project.privacy.declarations import Finding, check_declarations, declarations, load_manifest
+from dagster_project.privacy.publish import publish_plan
 from tests.support.dbt import DBT_DIR, BuiltFleet, run_dbt
 
 
@@ -46,6 +47,17 @@ def test_declarations_cover_every_layer(manifest: dict):
             "web_sessions"} <= models
     assert {d.category for d in declarations(manifest) if d.model == "stg_crm__persons"} >= {
         "user.name", "user.contact.email", "user.contact.phone_number", "user.government_id.national_id"}
+
+
+def test_analyst_copy_keeps_company_billing_terms_but_not_the_e_invoice_address(manifest: dict,
+                                                                              built_fleet: BuiltFleet):
+    con = duckdb.connect(str(built_fleet.warehouse), read_only=True)
+    try:
+        copied = set(publish_plan(manifest, con, "warehouse").tables["marts.dim_company"])
+    finally:
+        con.close()
+    assert {'"billing_method"', '"payment_terms_days"'} <= copied
+    assert not {'"e_invoice_address"', '"e_invoice_operator"'} & copied     # a company's keys: left out
 
 
 def test_planted_undeclared_email_column_fails_the_check(built_fleet: BuiltFleet, tmp_path: Path):

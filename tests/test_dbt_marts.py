@@ -94,6 +94,17 @@ def test_company_group_hierarchy(built_fleet: BuiltFleet):
     assert got == [(G, G, 0), (S, G, 1), (O, O, 0)]
 
 
+def test_company_billing_attributes_are_the_latest_version_the_crm_delivered(built_fleet: BuiltFleet):
+    got = rows(built_fleet.warehouse,
+               "select business_id, billing_method, e_invoice_address, e_invoice_operator, payment_terms_days "
+               "from marts.dim_company order by 1")
+    assert got == [
+        (G, "email", None, None, 30),
+        (S, "e_invoice", "003712345671", "003721291126", 21),     # companies_2.csv: the newer version
+        (O, "paper", None, None, 14),                             # companies_2.csv held an older version
+    ]
+
+
 def test_session_split_by_31_minute_gap_and_unconsented_events_excluded(built_fleet: BuiltFleet):
     got = rows(built_fleet.warehouse,
                "select session_number, events, person_id from marts.web_sessions order by session_start")

@@ -1,6 +1,8 @@
 """A hand-made fleet small enough to compute every mart value by hand.
 
-Companies: group parent G (0737546-2) with subsidiary S (1234567-1); O (2345678-0) outside the group.
+Companies: group parent G (0737546-2) with subsidiary S (1234567-1); O (2345678-0) outside the group. A second
+companies file moves S from paper invoices to e-invoicing (a newer version) and brings an older version of O (it
+must not win).
 Plate ABC-123 moves from contract C000001 (S, cost centre KP-4410, diesel, 2026-01-01..2026-06-30) to C000002
 (S, KP-4420, electric, from 2026-07-01). XYZ-9 is a petrol car on C000003 (G, HQ-1000, from 2026-10-01).
 
@@ -26,6 +28,9 @@ from ingest.contracts import SOURCES
 
 G, S, O = "0737546-2", "1234567-1", "2345678-0"
 
+COMPANIES_HEADER = ("business_id,name,parent_business_id,street_address,postal_code,city,billing_method,"
+                    "e_invoice_address,e_invoice_operator,payment_terms_days,relationship_start,relationship_end,"
+                    "updated_at")
 PERSONS_HEADER = ("person_id,first_name,last_name,ssn,email,phone,street_address,postal_code,city,customer_type,"
                   "business_id,position,role,relationship_start,relationship_end,updated_at")
 
@@ -72,12 +77,16 @@ def _fuel(tid: str, at: str, plate: str, product: str, phone: str, eur: float, l
 
 
 def write_day1(lz: Landing) -> None:
-    lz.write("crm_companies", "companies_1.csv",
-             "business_id,name,parent_business_id,street_address,postal_code,city,billing_method,"
-             "e_invoice_address,e_invoice_operator,payment_terms_days,relationship_start,relationship_end,updated_at\n"
+    lz.write("crm_companies", "companies_1.csv", COMPANIES_HEADER + "\n"
              f"{G},Group Oyj,,Katu 1,00100,Helsinki,email,,,30,2018-01-01,,2026-01-01T10:00:00+02:00\n"
              f"{S},Sub Oy,{G},Tie 2,01510,Vantaa,paper,,,14,2019-01-01,,2026-01-01T10:00:00+02:00\n"
              f"{O},Other Oy,,Tie 3,33100,Tampere,paper,,,14,2019-01-01,,2026-01-01T10:00:00+02:00\n")
+    # S moves to e-invoicing (a newer version); O's row here is older than companies_1's and loses
+    lz.write("crm_companies", "companies_2.csv", COMPANIES_HEADER + "\n"
+             f"{S},Sub Oy,{G},Tie 2,01510,Vantaa,e_invoice,003712345671,003721291126,21,2019-01-01,,"
+             "2026-11-15T10:00:00+02:00\n"
+             f"{O},Other Oy,,Tie 3,33100,Tampere,e_invoice,003723456780,OKOYFIHH,45,2019-01-01,,"
+             "2025-06-01T10:00:00+03:00\n")
     lz.write("crm_persons", "persons_1.csv", PERSONS_HEADER + "\n"
              "P000001,Test,Driver,,driver.one@example.fi,040 111 1111,,,,business_contact,"
              f"{S},Driver,car_user,2026-01-01,,2026-01-01T10:00:00+02:00\n"

@@ -24,7 +24,10 @@ final as (
         c.postal_code,
         c.postal_area,
         c.city,
+        -- billing
         c.billing_method,
+        c.e_invoice_address,
+        c.e_invoice_operator,
         c.payment_terms_days,
         -- group
         top.company_name as top_parent_name,
