@@ -40,7 +40,7 @@ class PseudonymKeyError(ValueError):
     """The key is unusable (empty, unreadable). The message never quotes the key."""
 
 
-def _parse_key(text: str | bytes) -> bytes:
+def parse_key(text: str | bytes) -> bytes:
     if isinstance(text, bytes):
         raw = text.strip()
         try:
@@ -63,7 +63,7 @@ def load_key(home: str | Path | None = None) -> bytes:
     """The pseudonym key: ``FLEETDW_PSEUDONYM_KEY``, else ``<home>/secrets/pseudonym.key`` (created once)."""
     env = os.environ.get(KEY_ENV)
     if env:
-        return _parse_key(env)
+        return parse_key(env)
     path = key_path(home if home is not None else default_home())
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def load_key(home: str | Path | None = None) -> bytes:
             f.write(secrets.token_bytes(32).hex() + "\n")
         print(f"fleetdw: warning: no {KEY_ENV} set; created a new pseudonym key at {path} (mode 0600). "
               "Keep it outside the warehouse and back it up: another key gives other pseudonyms.", file=sys.stderr)
-    return _parse_key(path.read_bytes())
+    return parse_key(path.read_bytes())
 
 
 def default_home() -> Path:

@@ -101,10 +101,10 @@ class Operation:
             con.close()
 
     def _pseudonym(self, person_id: str) -> str:
-        from dagster_project.privacy.pseudonym import _parse_key, key_path, pseudonym
+        from dagster_project.privacy.pseudonym import parse_key, key_path, pseudonym
 
         # the home's own key file, as the runs (whose environment holds no FLEETDW_PSEUDONYM_KEY) read it
-        self._key = getattr(self, "_key", None) or _parse_key(key_path(self.home).read_bytes())
+        self._key = getattr(self, "_key", None) or parse_key(key_path(self.home).read_bytes())
         return pseudonym(self._key, "person", person_id)
 
     # --- the steward's actions ---------------------------------------------------------------------------------
