@@ -76,7 +76,7 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         q = summary["quality"]
         c.print(f"Data quality: {q.get('suites', 0)} expectation suites, {q.get('suites_failed', 0)} failed, "
                 f"{q.get('rows_validated', 0)} new rows validated" + (
-                    f"; failing rules: {', '.join(f'{k} ({v})' for k, v in list(q['failed_rules'].items())[:8])}"
+                    f"; failing rules: {'; '.join(k + ' (' + ', '.join(map(str, v)) + ')' for k, v in list(q['failed_rules'].items())[:8])}"
                     if q.get("failed_rules") else ""))
     if "retention" in summary:
         r = summary["retention"]
