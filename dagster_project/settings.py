@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,14 @@ def create_files_owner_only() -> None:
 
 def today_helsinki() -> date:
     return datetime.now(HELSINKI).date()
+
+
+def as_of_clock(as_of: date) -> datetime:
+    """When a request recorded now counts as made: now when ``as_of`` is today in Helsinki, otherwise the start of
+    that day (00:00 Europe/Helsinki), so a run on that as-of date sees it (CLI.md, ``consent record``)."""
+    if as_of == today_helsinki():
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.combine(as_of, time(0, 0), tzinfo=HELSINKI)
 
 
 def parse_as_of(value: str | date | None) -> date:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from dagster_project.cli.options import audit, common_options, pseudonym_of, settings_from
+from dagster_project.settings import as_of_clock
 
 
 def _known_person(con, person_id: str) -> None:
@@ -38,7 +39,7 @@ def erase(person_id: str, reason: str, **opts: Any) -> None:
     settings = settings_from(opts)
     with open_warehouse(settings) as con:
         _known_person(con, person_id)
-        record_erasure_request(con, person_id, reason)
+        record_erasure_request(con, person_id, reason, as_of_clock(settings.as_of))
     audit(opts, settings, "erase", person_pseudonym=pseudonym_of(settings, person_id))
     click.echo(f"erasure request recorded for person {_pseudonym(settings, person_id)}…; "
                "it is executed by the next `fleetdw run` if the retention gates pass")

@@ -13,11 +13,11 @@ import io
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import datetime
 from pathlib import Path
 
 from dagster_project.retention.control import person_exists
-from dagster_project.settings import HELSINKI, Settings, today_helsinki
+from dagster_project.settings import Settings, as_of_clock
 from dagster_project.warehouse import open_warehouse
 from ingest.contracts import SOURCES
 
@@ -45,12 +45,6 @@ def validate(purpose: str, channel: str, action: str) -> None:
         raise LookupError(f"{purpose} consent is recorded for channel any, not {channel!r}")
 
 
-def recorded_at(settings: Settings) -> datetime:
-    if settings.as_of == today_helsinki():
-        return datetime.now(timezone.utc).replace(microsecond=0)
-    return datetime.combine(settings.as_of, time(0, 0), tzinfo=HELSINKI)
-
-
 def record_consent(settings: Settings, person_id: str, purpose: str, channel: str, action: str,
                    source: str = "customer_service") -> RecordedConsent:
     validate(purpose, channel, action)
@@ -62,7 +56,7 @@ def record_consent(settings: Settings, person_id: str, purpose: str, channel: st
         known = False
     if not known:
         raise LookupError("unknown person (no CRM record and no contract refers to that id)")
-    at = recorded_at(settings)
+    at = as_of_clock(settings.as_of)
     token = uuid.uuid4().hex[:12]
     event_id = f"CS{token}"
     folder = settings.landing / CONSENTS.name

@@ -94,10 +94,12 @@ def person_exists(con: duckdb.DuckDBPyConnection, person_id: str) -> bool:
     return False
 
 
-def record_erasure_request(con: duckdb.DuckDBPyConnection, person_id: str, reason: str) -> None:
+def record_erasure_request(con: duckdb.DuckDBPyConnection, person_id: str, reason: str,
+                           at: datetime | None = None) -> None:
+    """``at``: when the request counts as made (``settings.as_of_clock``: the as-of day for a run on that day)."""
     ensure_control_tables(con)
     con.execute("insert into ops.erasure_requests (person_id, requested_at, reason) values (?, ?, ?)",
-                [person_id, now(), reason])
+                [person_id, at or now(), reason])
 
 
 def record_hold(con: duckdb.DuckDBPyConnection, person_id: str, reason: str) -> bool:
