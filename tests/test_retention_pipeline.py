@@ -52,6 +52,8 @@ def test_blocked_gate_deletes_nothing_builds_marts_and_the_run_succeeds(home: Ho
     assert summary["retention"]["status"] == "blocked"
     assert "relationship_end_plausible" in summary["retention"]["blocked_by"]
     assert summary["retention"]["verification"] == "not_run"
+    # a blocked gate is a finding for stewards, reported in the summary: no Dagster error or stack trace on stderr
+    assert "Traceback" not in proc.stderr and "Stack Trace" not in proc.stderr and "ERROR" not in proc.stderr
     assert summary["ingested"]["crm_persons"] == persons
     assert summary["quality"]["suites"] == 12  # one per source (11) and the retention inputs
     assert home.scalar("select count(distinct person_id) from raw.crm_persons") == persons

@@ -89,6 +89,9 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         c.print(line)
     if summary.get("failed_steps"):
         c.print(f"[red]Failed steps:[/red] {', '.join(summary['failed_steps'])}")
+        for step, reason in summary.get("errors", {}).items():
+            c.print(f"  {step}: {reason}", markup=False)
+        c.print("  (the whole log of the run is in the Dagster UI)")
     if demo:
         c.print()
         c.print("[bold]Next steps[/bold]")

@@ -67,7 +67,8 @@ def export(segment: str, channel: str, out: Path, force: bool, **opts: Any) -> N
         "segment": segment, "channel": channel, "as_of": settings.as_of.isoformat(), "out": str(out)}}}},
         tags={"fleetdw/trigger": "cli", "fleetdw/segment": segment, "fleetdw/channel": channel})
     if not run.success:
-        raise RuntimeError(f"segment export failed (Dagster run {run.run_id})")
+        reason = next(iter(run.errors.values()), "failed")
+        raise RuntimeError(f"segment export failed (Dagster run {run.run_id}): {reason}")
     with open_warehouse(settings, read_only=True) as con:
         rows = con.execute("select row_count from ops.segment_exports where export_id = ?", [run.run_id]).fetchall()
     audit(opts, settings, "segments export", segment=segment, channel=channel, export_id=run.run_id,

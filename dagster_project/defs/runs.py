@@ -55,6 +55,7 @@ class JobRun:
     failed_steps: list[str]
     materialisations: dict[dg.AssetKey, dict[str, Any]] = field(default_factory=dict)
     checks: list[tuple[dg.AssetCheckKey, bool, dict[str, Any]]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)   # failed step -> first line of its error (no stack)
 
 
 def _values(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +103,10 @@ def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] 
         job = defs.resolve_job_def(job_name)
         run_config: dict[str, Any] = {
             "resources": {"warehouse": WarehouseResource.run_config(settings)},
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            # Dagster's console logger would print every step failure with its stack trace — also the retention
+            # plan's blocking gate checks, which are findings. Failures reach the user through the summary instead
+            # (step and first line of the error); Dagster's event log keeps everything for the UI.
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         }
         if extra_run_config:
             run_config.update(extra_run_config)
@@ -113,14 +117,22 @@ def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] 
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                             tags={"fleetdw/as_of": settings.as_of.isoformat(), **CLI_TRIGGER,
                                                   **(tags or {})})
-            failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]
+            failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]
+            failed = [e.step_key for e in failures]
+            errors = {e.step_key: _first_line(e) for e in failures}
             materialisations: dict[dg.AssetKey, dict[str, Any]] = {}
             for event in result.get_asset_materialization_events():
                 mat = event.materialization
                 materialisations[mat.asset_key] = _values(mat.metadata)
             checks = [(e.asset_check_key, e.passed, _values(e.metadata))
                       for e in result.get_asset_check_evaluations()]
-            return JobRun(result.run_id, result.success, failed, materialisations, checks)
+            return JobRun(result.run_id, result.success, failed, materialisations, checks, errors)
+
+
+def _first_line(event) -> str:
+    error = getattr(getattr(event, "event_specific_data", None), "error", None)
+    message = (getattr(error, "message", "") or "").strip()
+    return message.splitlines()[0][:300] if message else "failed"
 
 
 def require_landing(settings: Settings) -> None:
@@ -208,6 +220,7 @@ def run_pipeline(settings: Settings) -> dict[str, Any]:
     }
     if failed or not (job.success or job.failed_steps):
         summary["failed_steps"] = failed
+        summary["errors"] = {step: job.errors.get(step, "failed") for step in failed}
     for part in (_ingest_summary, _dbt_summary, _privacy_summary, _quality_summary, _retention_summary):
         summary.update(part(job))
     summary.update(_driver_assistant_summary(settings))
