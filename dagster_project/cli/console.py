@@ -57,7 +57,10 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         c.print(f"Erased before and re-delivered: {summary['erased_again']} person(s), erased again before the build")
     for d in summary.get("schema_drift", []):
         c.print(f"Schema drift in {d['source']}/{d['file']}: unknown column(s) {', '.join(d['columns'])} not loaded")
-    if "checks" in summary:
+    if summary.get("warehouse") == "unchanged":
+        c.print("Warehouse: unchanged since its last build (no new file, same as-of day, no new erasure request or "
+                "erasure): nothing rebuilt; `fleetdw run --full-refresh` rebuilds everything")
+    elif "checks" in summary:
         checks = summary["checks"]
         c.print(f"Warehouse: {summary.get('models_built', 0)} models built; data tests {checks['passed']} passed, "
                 f"{checks['failed']} failed" + (f" ({', '.join(checks['failed_names'][:10])})"

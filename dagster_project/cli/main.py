@@ -73,19 +73,22 @@ def generate(out: Path, persons: int, seed: int, as_of: str | None, days: int, f
     click.echo(f"wrote landing zone to {out}: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
 
 
-def _run(settings: Settings) -> dict[str, Any]:
+def _run(settings: Settings, full_refresh: bool = False) -> dict[str, Any]:
     from dagster_project.defs.runs import run_pipeline
 
-    return run_pipeline(settings)
+    return run_pipeline(settings, full_refresh)
 
 
 @cli.command()
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
-def run(as_json: bool, **opts: Any) -> None:
-    """Run the whole pipeline: ingest new landing files, build, check, retain."""
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild every dbt model (incremental ones from scratch), even when nothing changed.")
+def run(as_json: bool, full_refresh: bool, **opts: Any) -> None:
+    """Run the whole pipeline: ingest new landing files, build, check, retain. A run with nothing new on the
+    same as-of day does no dbt work."""
     settings = settings_from(opts)
-    summary = _run(settings)
+    summary = _run(settings, full_refresh)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False))
     else:

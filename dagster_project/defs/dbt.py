@@ -11,7 +11,9 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from dagster_project.build_state import input_state, record_build
 from dagster_project.defs.resources import WarehouseResource
+from dagster_project.warehouse import open_warehouse
 from dagster_project.manifest import DBT_DIR, dbt_executable, ensure_manifest
 
 
@@ -44,13 +46,22 @@ def model_errors(run_results: dict) -> list[str]:
                   if r["unique_id"].startswith(("model.", "snapshot.", "seed.")) and r["status"] == "error")
 
 
+class DbtBuildConfig(dg.Config):
+    """``fleetdw run --full-refresh``: incremental models are rebuilt from scratch."""
+
+    full_refresh: bool = False
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR)
-def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                  config: DbtBuildConfig):
     settings = warehouse.settings()
+    with open_warehouse(settings, read_only=True) as con:
+        state = input_state(con, settings.as_of)      # what this build is built from (dagster_project.build_state)
     # No dbt log file: a failing model's message can quote a value, and logs hold no personal data.
-    invocation = dbt.cli(["--log-level-file", "none", "build", "--vars",
-                          json.dumps({"as_of": settings.as_of.isoformat(), "warehouse": str(settings.warehouse),
-                                      "home": str(settings.home)})],
+    invocation = dbt.cli(["--log-level-file", "none", "build", *(["--full-refresh"] if config.full_refresh else []),
+                          "--vars", json.dumps({"as_of": settings.as_of.isoformat(), "warehouse": str(settings.warehouse),
+                                                "home": str(settings.home)})],
                          context=context, raise_on_error=False)
     yield from invocation.stream()
     run_results = invocation.get_artifact("run_results.json")
@@ -58,6 +69,10 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
     if errors or not invocation.is_successful() and not _tests_failed(run_results):
         # A model that does not build is a failure of the pipeline; a failing data test is a finding.
         raise dg.Failure(f"dbt build failed: {len(errors)} model(s) in error", metadata={"models_in_error": errors})
+    if invocation.is_successful() and not context.is_subset:
+        # every model built and every test passed: a later run on the same inputs needs no dbt work
+        with open_warehouse(settings) as con:
+            record_build(con, context.run_id, state)
 
 
 def _tests_failed(run_results: dict) -> bool:

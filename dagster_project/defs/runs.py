@@ -93,7 +93,7 @@ def _fail_abandoned_runs(instance: dg.DagsterInstance) -> None:
 
 
 def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] | None = None,
-            tags: dict[str, str] | None = None) -> JobRun:
+            tags: dict[str, str] | None = None, asset_selection: list[dg.AssetKey] | None = None) -> JobRun:
     with one_command_at_a_time(settings):
         # Fail fast, with a clear message, when another process holds the warehouse.
         with open_warehouse(settings):
@@ -115,6 +115,7 @@ def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] 
         with instance_for(settings) as instance, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             _fail_abandoned_runs(instance)
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                            asset_selection=asset_selection,
                                             tags={"fleetdw/as_of": settings.as_of.isoformat(), **CLI_TRIGGER,
                                                   **(tags or {})})
             failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]
@@ -208,10 +209,27 @@ def finding_steps(job: JobRun) -> set[str]:
     return {retention_plan.op.name} if PLAN_KEY in job.materialisations and gate_failed else set()
 
 
-def run_pipeline(settings: Settings) -> dict[str, Any]:
-    """``fleetdw run``: the whole pipeline as one Dagster run, and its summary."""
+def without_dbt() -> list[dg.AssetKey]:
+    """Every materialisable asset of the pipeline but the dbt models (a run whose inputs did not change)."""
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    return sorted((k for k in graph.materializable_asset_keys if k not in warehouse_dbt.keys),
+                  key=lambda k: k.to_user_string())
+
+
+def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, Any]:
+    """``fleetdw run``: the whole pipeline as one Dagster run, and its summary. When no landing file is waiting and
+    the last successful build saw the inputs the warehouse has now (``build_state``), the run leaves the dbt assets
+    out; ``full_refresh`` builds everything, incremental models from scratch."""
+    from dagster_project.build_state import up_to_date
+
     require_landing(settings)
-    job = execute(settings, "fleetdw_pipeline")
+    unchanged = not full_refresh and up_to_date(settings)
+    job = execute(settings, "fleetdw_pipeline",
+                  extra_run_config={"ops": {"warehouse_dbt": {"config": {"full_refresh": True}}}} if full_refresh else None,
+                  asset_selection=without_dbt() if unchanged else None,
+                  tags={"fleetdw/dbt": "unchanged" if unchanged else "full_refresh" if full_refresh else "build"})
     failed = sorted(set(job.failed_steps) - finding_steps(job))
     summary: dict[str, Any] = {
         "as_of": settings.as_of.isoformat(),
@@ -223,6 +241,7 @@ def run_pipeline(settings: Settings) -> dict[str, Any]:
         summary["errors"] = {step: job.errors.get(step, "failed") for step in failed}
     for part in (_ingest_summary, _dbt_summary, _privacy_summary, _quality_summary, _retention_summary):
         summary.update(part(job))
+    summary["warehouse"] = "unchanged" if unchanged else "built"
     summary.update(_driver_assistant_summary(settings))
     return summary
 
