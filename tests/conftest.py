@@ -18,7 +18,7 @@ from filelock import FileLock
 from ingest.loader import LoadContext, Loader
 from tests.support import AS_OF, SAMPLES
 from tests.support.dbt import BuiltFleet, LandingZone, run_dbt
-from tests.support.fleet import write_day1
+from tests.support.fleet import write_day1, write_extract_neighbours
 from tests.support.cli import fleetdw_subprocess
 from tests.support.retention import Home, build_baseline, copy_home
 from dagster_project.synthetic import generate_landing
@@ -78,21 +78,37 @@ def samples_landing(tmp_path: Path) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def built_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
-    """The hand-made fleet (day 1) loaded and built once with ``dbt build``, which also runs every data test and
-    unit test of the project on it."""
+def _shared_fleet(tmp_path_factory: pytest.TempPathFactory, name: str, writers: list,
+                  dbt_args: list[str]) -> BuiltFleet:
+    """A hand-made fleet written by ``writers``, loaded and built once per session (shared by the xdist workers)."""
     base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "dbt_fleet"
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
     with FileLock(str(root) + ".lock"):
         if not (root / "done").exists():
             shutil.rmtree(root, ignore_errors=True)
             lz = LandingZone(root / "home")
-            write_day1(lz)
+            for write in writers:
+                write(lz)
             lz.load()
-            run_dbt(["build"], lz.warehouse, root / "work")
+            run_dbt(dbt_args, lz.warehouse, root / "work")
             (root / "done").write_text("ok")
     return BuiltFleet(root / "home", root / "work")
+
+
+@pytest.fixture(scope="session")
+def built_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
+    """The hand-made fleet (day 1) loaded and built once with ``dbt build``, which also runs every data test and
+    unit test of the project on it."""
+    return _shared_fleet(tmp_path_factory, "dbt_fleet", [write_day1], ["build"])
+
+
+@pytest.fixture(scope="session")
+def extract_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
+    """The hand-made fleet with what the company-extract tests add (``write_extract_neighbours``): a grandchild
+    company, a neighbour with its own car, a car that moved from O to S and a private lease. Built without dbt's
+    tests (``built_fleet`` runs them)."""
+    return _shared_fleet(tmp_path_factory, "extract_fleet", [write_day1, write_extract_neighbours],
+                         ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"])
 
 
 @pytest.fixture(scope="session")

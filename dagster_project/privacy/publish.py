@@ -8,15 +8,18 @@ file, driven by the personal-data declarations (an allow-list, never a deny-list
   (domain person), plates and VINs by theirs (domain vehicle); existing pseudonyms are copied; every other key
   (cookie hashes) and every other direct identifier (free text, names, contacts) is left out.
 
-The file is written next to its target and renamed into place, so a failed publish leaves no half file.
+The file is written next to its target, made readable by its owner only and renamed into place, so a failed
+publish leaves no half file (:func:`owner_only_target`, shared with the company extracts of
+``dagster_project.privacy.company_extract``).
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 
@@ -80,23 +83,41 @@ def publish_plan(manifest: dict[str, Any], con, catalog: str) -> PublishPlan:
     return plan
 
 
-def publish(settings, out: Path, force: bool = False) -> PublishPlan:
+@contextmanager
+def owner_only_target(out: Path, force: bool) -> Iterator[Path]:
+    """The temporary file to write ``out`` into (``<out>.part``, created under umask 077). When the block ends
+    without an error the file is made 0600 and renamed to ``out``; after an error it and its WAL are removed. An
+    existing ``out`` is replaced only with ``force``."""
     out = out.expanduser().absolute()
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists (use --force to replace it)")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"directory {out.parent} does not exist")
     tmp = out.with_name(out.name + ".part")
-    for leftover in (tmp, Path(str(tmp) + ".wal")):
+    leftovers = (tmp, Path(str(tmp) + ".wal"))
+    for leftover in leftovers:
         leftover.unlink(missing_ok=True)
-    manifest = load_manifest()
+    umask = os.umask(0o077)
+    try:
+        yield tmp
+    except BaseException:
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        raise
+    finally:
+        os.umask(umask)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, out)
+
+
+@contextmanager
+def warehouse_reader(settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory connection with the warehouse attached read-only as ``wh`` and in use (a lock held by another
+    process becomes :class:`~dagster_project.warehouse.WarehouseLocked`)."""
     if not settings.warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `fleetdw run` first")
-    # An in-memory connection that reads the warehouse and writes the copy: the key's pads live in its session
-    # variables only, and the warehouse is attached read-only.
     con = duckdb.connect()
     try:
-        set_key_variables(con, load_key(settings.home))
         try:
             con.execute("attach ? as wh (read_only)", [str(settings.warehouse)])
         except duckdb.IOException as exc:
@@ -105,15 +126,23 @@ def publish(settings, out: Path, force: bool = False) -> PublishPlan:
                 raise locked from None
             raise
         con.execute("use wh")
-        plan = publish_plan(manifest, con, "wh")
-        con.execute("attach ? as analyst_copy", [str(tmp)])
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"create schema analyst_copy.{schema}")
-        for table, select in plan.tables.items():
-            con.execute(f"create table analyst_copy.{table} as select {', '.join(select)} from wh.{table}")
-            plan.rows += int(con.execute(f"select count(*) from analyst_copy.{table}").fetchall()[0][0])
-        con.execute("detach analyst_copy")
+        yield con
     finally:
         con.close()
-    os.replace(tmp, out)
+
+
+def publish(settings, out: Path, force: bool = False) -> PublishPlan:
+    with owner_only_target(out, force) as tmp:
+        manifest = load_manifest()
+        # The key's pads live in the session variables of this in-memory connection only.
+        with warehouse_reader(settings) as con:
+            set_key_variables(con, load_key(settings.home))
+            plan = publish_plan(manifest, con, "wh")
+            con.execute("attach ? as analyst_copy", [str(tmp)])
+            for schema in PUBLISHED_SCHEMAS:
+                con.execute(f"create schema analyst_copy.{schema}")
+            for table, select in plan.tables.items():
+                con.execute(f"create table analyst_copy.{table} as select {', '.join(select)} from wh.{table}")
+                plan.rows += int(con.execute(f"select count(*) from analyst_copy.{table}").fetchall()[0][0])
+            con.execute("detach analyst_copy")
     return plan

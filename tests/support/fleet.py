@@ -19,6 +19,13 @@ owner of S who is not in the CRM.
 Day 2 (the incremental run): a new EV charge F5, a correction of F3 (31 litres), P000002 changes phone (so F2
 no longer resolves to a refueller), a new c1 event at 11:10 and a correction that withdraws consent from the
 10:20 event.
+
+Company extracts (``write_extract_neighbours``, only in the ``extract_fleet`` of tests/test_company_extracts.py, so
+the marts above keep their hand-computed values): GC (4567890-7), a subsidiary of S and so two levels below G; the
+neighbour O gets its own car NBR-7 (C000006) and the car MOV-1, which moves from O (C000004, to 2026-05-31) to S
+(C000005, from 2026-06-01), each period with its own refuelling, wash and trip; P000003 leases PRV-1 privately
+(C000009). O's driver P000004 and S's new driver P000006 have a henkilötunnus and a home address, P000006 a
+marketing consent, web events and a KYC record, and every trip has start and end points.
 """
 
 from __future__ import annotations
@@ -168,3 +175,74 @@ def write_day2(lz: Landing) -> None:
         _web("E5", "2026-11-20T11:10:00Z", "c1", "/d", True),
         _web("E2", "2026-11-20T10:20:00Z", "c1", "/b", False),
     ], gz=True)
+
+
+GC = "4567890-7"
+EXTRACT_PERSONS = {
+    # person: (first, last, ssn, email, phone, street address, company)
+    "P000004": ("Naapuri", "Kuljettaja", "010190-123M", "neighbour.driver@example.fi", "040 444 4444", "Kotitie 4", O),
+    "P000005": ("Lapsen", "Kuljettaja", "", "grandchild.driver@example.fi", "040 555 5555", "", GC),
+    "P000006": ("Siirto", "Kuljettaja", "150285-456X", "moved.driver@example.fi", "040 666 6666", "Kotipolku 6", S),
+}
+# trip: (driver, plate, date, start_km, end_km, type, start point, end point)
+EXTRACT_TRIPS = {
+    "T5": ("P000004", "NBR-7", "2026-09-12", 9000, 9100, "work", "Naapurinkatu 5", "Tehdas 2"),
+    "T6": ("P000004", "MOV-1", "2026-04-12", 7000, 7050, "leisure", "Mökkitie 8", "Järvenranta 3"),
+    "T7": ("P000006", "MOV-1", "2026-08-12", 10000, 10120, "work", "Salainen kuja 7", "Asiakas Oy"),
+    "T8": ("P000003", "PRV-1", "2026-10-15", 5000, 5030, "leisure", "Yksityistie 9", "Sauna 1"),
+    "T9": ("P000005", "GCH-1", "2026-10-16", 1000, 1080, "work", "Lapsikatu 2", "Varasto 4"),
+}
+
+
+def write_extract_neighbours(lz: Landing) -> None:
+    """What the company-extract tests add to day 1 (see the module docstring)."""
+    lz.write("crm_companies", "companies_1_extract.csv",
+             "business_id,name,parent_business_id,street_address,postal_code,city,billing_method,"
+             "e_invoice_address,e_invoice_operator,payment_terms_days,relationship_start,relationship_end,updated_at\n"
+             f"{GC},Grandchild Oy,{S},Lapintie 7,90100,Oulu,paper,,,14,2021-01-01,,2026-01-01T10:00:00+02:00\n")
+    lz.write("crm_persons", "persons_1_extract.csv", PERSONS_HEADER + "\n" + "".join(
+        f"{pid},{first},{last},{ssn},{email},{phone},{street},{'02100' if street else ''},{'Espoo' if street else ''},"
+        f"business_contact,{company},Driver,car_user,2026-01-01,,2026-01-01T10:00:00+02:00\n"
+        for pid, (first, last, ssn, email, phone, street, company) in EXTRACT_PERSONS.items()))
+    private = _contract("C000009", "", "", "active", "01.02.2026", "31.01.2029", "400,00", "PRV-1",
+                        "ZFA44444444000009", "petrol", "P000003", (30000, 0, 7000))
+    private["customer_person_id"] = "P000003"
+    lz.write("contracts", "contracts_1_extract.csv", _contracts_csv([
+        _contract("C000004", O, "O-100", "ended", "01.01.2026", "31.05.2026", "450,00", "MOV-1",
+                  "WBA11111111000004", "diesel", "P000004", (30000, 0, 8000)),
+        _contract("C000005", S, "KP-4430", "active", "01.06.2026", "31.05.2029", "650,00", "MOV-1",
+                  "WBA11111111000004", "diesel", "P000006", (60000, 8000, 15000)),
+        _contract("C000006", O, "O-200", "active", "01.03.2026", "28.02.2029", "350,00", "NBR-7",
+                  "TMB22222222000006", "petrol", "P000004", (45000, 0, 9000), "Soita 040 444 4444"),
+        _contract("C000008", GC, "GC-1", "active", "01.09.2026", "31.08.2029", "550,00", "GCH-1",
+                  "SAJ33333333000008", "electric", "P000005", (40000, 0, 2000)),
+        private,
+    ]))
+    lz.write_jsonl("fuel", "fuel_1_extract.jsonl", [
+        _fuel("F6", "2026-09-10T10:00:00+03:00", "NBR-7", "95E10", "040 444 4444", 60.0, liters=40.0),
+        _fuel("F7", "2026-04-10T10:00:00+03:00", "MOV-1", "Diesel", "040 444 4444", 70.0, liters=45.0),
+        _fuel("F8", "2026-08-10T10:00:00+03:00", "MOV-1", "Diesel", "040 666 6666", 80.0, liters=50.0),
+        _fuel("F9", "2026-10-12T10:00:00+03:00", "GCH-1", "EV", "040 555 5555", 15.0, kwh=30.0),
+        _fuel("F10", "2026-10-13T10:00:00+03:00", "PRV-1", "95E10", "040 777 7777", 50.0, liters=35.0),
+    ])
+    lz.write("wash", "wash_1_extract.csv", "wash_id,registration_number,phone,washed_at,wash_program,wash_location\n"
+             "W2,NBR-7,040 444 4444,2026-09-11T12:00:00+03:00,Peruspesu,Tampere Hervanta\n"
+             "W3,MOV-1,040 444 4444,2026-04-11T12:00:00+03:00,Peruspesu,Tampere Hervanta\n"
+             "W4,MOV-1,040 666 6666,2026-08-11T12:00:00+03:00,Juhlapesu,Vantaa Tikkurila\n"
+             "W5,PRV-1,040 777 7777,2026-10-14T12:00:00+03:00,Peruspesu,Helsinki Kamppi\n")
+    lz.write("drive_log", "drive_log_1_extract.csv", TRIPS_HEADER + "\n" + "".join(
+        f"{tid},{driver},{plate},{day},{start},{end},{end - start},{kind},{a},{b},driver,{day}T20:00:00+03:00\n"
+        for tid, (driver, plate, day, start, end, kind, a, b) in EXTRACT_TRIPS.items()))
+    lz.write("consents", "consents_1_extract.csv",
+             "consent_event_id,person_id,purpose,channel,action,recorded_at,source\n"
+             "MC6,P000006,direct_marketing,email,grant,2026-02-01T08:00:00Z,web_form\n"
+             "PC4,P000004,profiling,any,object,2026-03-01T08:00:00Z,customer_service\n")
+    lz.write_jsonl("web", "web_1_extract.jsonl.gz", [
+        {**_web("E6", "2026-11-19T09:00:00Z", "c-moved-6", "/sahkoautot", True, user="P000006"),
+         "ip_address": "84.250.99.66", "user_agent": "Mozilla/5.0 extract-test", "search_query": "sähköauto leasing"},
+    ], gz=True)
+    lz.write("kyc", "kyc_1_extract.csv", KYC_HEADER + "\n"
+             "KYC3,identity_verification,P000006,,,150285-456X,passport,FP7654321,2032-01-31,,,"
+             "2026-06-01T10:00:00+03:00,staff099,2026-06-01T10:00:00+03:00\n"
+             f"KYC4,beneficial_owner,,{O},Olli Omistaja,230477-789C,,,,80,false,2019-01-02T10:00:00+02:00,"
+             "staff017,2019-01-02T10:00:00+02:00\n")
