@@ -175,11 +175,11 @@ def test_page_shows_requests_by_state_and_exports_per_actor(steward_day: dict):
 
 
 def test_no_personal_value_on_the_page(steward_day: dict):
-    from dagster_project.privacy.pseudonym import _parse_key, key_path, pseudonym
+    from dagster_project.privacy.pseudonym import parse_key, key_path, pseudonym
 
     markup = steward_day["html"]
     assert MARKER not in markup
-    key = _parse_key(key_path(steward_day["home"]).read_bytes())      # the home's key, as its commands read it
+    key = parse_key(key_path(steward_day["home"]).read_bytes())      # the home's key, as its commands read it
     for person_id, first, last, email, phone, ssn in steward_day["persons"]:
         full = pseudonym(key, "person", person_id)
         assert full[:12] in markup                                       # the register shows a prefix ...

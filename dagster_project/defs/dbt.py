@@ -72,7 +72,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
     if invocation.is_successful() and not context.is_subset:
         # every model built and every test passed: a later run on the same inputs needs no dbt work
         with open_warehouse(settings) as con:
-            record_build(con, context.run_id, state)
+            record_build(con, context.run.run_id, state)
 
 
 def _tests_failed(run_results: dict) -> bool:
