@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from dagster_project.synthetic import deliveries
+from dagster_project.synthetic.app_users import choose_app_users
 from dagster_project.synthetic.defects import file_level_defects
 from dagster_project.synthetic.events import generate_events
 from dagster_project.synthetic.population import build_model
@@ -47,6 +48,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
     window = [as_of - timedelta(days=days - 1 - k) for k in range(days)]
     # One stream for everything below, in this order: the same arguments give the same files.
     rng = random.Random(f"{seed}:deliveries:{as_of.isoformat()}:{days}:{master}")
+    app = choose_app_users(model, seed)
     for source in GENERATED_SOURCES:
         (out / source).mkdir(parents=True, exist_ok=True)
     if master:
@@ -55,7 +57,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
         deliveries.persons_deliveries(out, report, keys, model, first, deltas, rng)
         deliveries.companies_deliveries(out, report, keys, model, first, deltas, rng)
         deliveries.contracts_deliveries(out, report, keys, model, first, deltas, rng)
-        deliveries.consents_deliveries(out, report, keys, model, first, deltas, rng)
+        deliveries.consents_deliveries(out, report, keys, model, first, deltas, rng, app)
         deliveries.robinson_deliveries(out, report, model, rng)
         if progress:
             progress("master", 1, 1)
@@ -64,7 +66,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
     else:
         deliveries.persons_increment(out, report, keys, model, as_of, rng)
         deliveries.contracts_increment(out, report, keys, model, as_of, rng)
-        deliveries.consents_increment(out, report, keys, model, as_of, rng)
+        deliveries.consents_increment(out, report, keys, model, as_of, rng, app)
     generate_events(out, report, keys, model, seed, window, fuel_rows, web_events, master, rng, progress)
     if master:
         file_level_defects(out, report, model, window, rng)
