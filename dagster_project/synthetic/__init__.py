@@ -1,10 +1,11 @@
 """Synthetic landing zone for fleetdw (see /work/shared/contracts/SOURCES.md).
 
 Master data (persons, companies, contracts, consents, Robinson lists) is small and built in Python
-(:mod:`population`, written by :mod:`deliveries`). The big event files (fuel, wash, web) are built with DuckDB SQL
-(:mod:`events`, :mod:`event_sql`) from hashes, so that output is deterministic and nothing big is held in Python
-memory. Bad input is injected on purpose (:mod:`defects`) and listed in the returned :class:`GenerationReport` (ids,
-file names, line numbers and kinds only, never personal values).
+(:mod:`population`, written by :mod:`deliveries`). The big event files (fuel, wash, web, location) are built with DuckDB SQL (:mod:`events`, :mod:`event_sql`,
+:mod:`location`) from hashes, so that output is deterministic and nothing big is held in Python memory. The
+Driver Assistant's app users and their location consent schedule (:mod:`app_users`) decide which pings the loader
+must withhold; the report counts them. Bad input is injected on purpose (:mod:`defects`) and listed in the returned
+:class:`GenerationReport` (ids, file names, line numbers and kinds only, never personal values).
 
 Plain Python: this package imports no Dagster; the CLI and the tests call :func:`generate_landing`.
 """
@@ -28,15 +29,15 @@ __all__ = ["GenerationReport", "generate_daily", "generate_landing"]
 
 
 def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: date, days: int = 90,
-                     fuel_rows: int | None = None, web_events: int | None = None, master: bool = True,
-                     start: date | None = None,
+                     fuel_rows: int | None = None, web_events: int | None = None,
+                     location_pings: int | None = None, master: bool = True, start: date | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> GenerationReport:
     """Write a synthetic landing zone under ``out`` and report what was written (no personal values).
 
-    ``master=True``: CRM, contracts, consents and Robinson deliveries plus ``days`` days of events ending at
-    ``as_of``. ``master=False``: only events for those days plus one persons, contracts and consents delta, for
-    the same persons/plates/phones as the master run of the same seed whose as_of was ``start`` (default
-    ``as_of - days``).
+    ``master=True``: CRM, contracts, consents and Robinson deliveries plus ``days`` days of events (fuel, wash,
+    web, location) ending at ``as_of``. ``master=False``: only events for those days plus one persons, contracts
+    and consents delta, for the same persons/plates/phones as the master run of the same
+    seed whose as_of was ``start`` (default ``as_of - days``).
     """
     out = Path(out)
     if days < 1 or persons < 20:
@@ -67,7 +68,8 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
         deliveries.persons_increment(out, report, keys, model, as_of, rng)
         deliveries.contracts_increment(out, report, keys, model, as_of, rng)
         deliveries.consents_increment(out, report, keys, model, as_of, rng, app)
-    generate_events(out, report, keys, model, seed, window, fuel_rows, web_events, master, rng, progress)
+    generate_events(out, report, keys, model, seed, window, fuel_rows, web_events, master, rng, progress,
+                    app, location_pings)
     if master:
         file_level_defects(out, report, model, window, rng)
     return finalise(report, keys)
@@ -76,8 +78,8 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
 def generate_daily(out: Path, *, start: date, as_of: date, persons: int = 2000, seed: int = 42,
                    progress: Callable[[str, int, int], None] | None = None) -> list[GenerationReport]:
     """The daily deliveries that follow a master landing zone written with ``as_of=start`` (same persons and
-    seed): for each day after ``start`` up to ``as_of``, that day's event files and one persons, contracts and
-    consents delta, each file named for its day."""
+    seed): for each day after ``start`` up to ``as_of``, that day's event files (fuel, wash, web, location) and
+    one persons, contracts and consents delta, each file named for its day."""
     if as_of <= start:
         raise ValueError("as_of must be after start")
     reports = []

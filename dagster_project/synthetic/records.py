@@ -32,6 +32,7 @@ FILE_NAMES: dict[str, tuple[str, str]] = {
     "web": ("web_", "%Y-%m-%d"),
     "consents": ("consents_", "%Y-%m-%d"),
     "robinson": ("robinson_", "%Y-%m"),
+    "location": ("location_", "%Y-%m-%d"),
 }
 # The sources this generator writes, in the contract's order (a contract source it does not know is left out: a
 # landing zone may lack a source).
