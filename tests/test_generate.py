@@ -23,7 +23,7 @@ from dagster_project.synthetic import identifiers as ids
 from dagster_project.synthetic.defects import DEFECT_KINDS, FILE_DEFECT_KINDS
 from dagster_project.synthetic.location import WITHHELD_REASONS
 from dagster_project.synthetic.records import (
-    CONSENT_COLUMNS, CONTRACT_COLUMNS, GENERATED_SOURCES, PERSON_COLUMNS, WASH_COLUMNS,
+    CONSENT_COLUMNS, CONTRACT_COLUMNS, DRIVE_LOG_COLUMNS, GENERATED_SOURCES, PERSON_COLUMNS, WASH_COLUMNS,
 )
 from ingest.contracts import SOURCES
 from tests.support import AS_OF
@@ -301,14 +301,14 @@ def test_file_names_follow_samples(landing: tuple[Path, dict]) -> None:
         "contracts": r"fleet_contracts_\d{8}\.csv", "fuel": r"fuel_\d{4}-\d\d-\d\d(_\d)?\.jsonl",
         "wash": r"wash_\d{4}-\d\d-\d\d(_\d)?\.csv", "web": r"web_\d{4}-\d\d-\d\d(_\d)?\.jsonl\.gz",
         "consents": r"consents_\d{4}-\d\d-\d\d\.csv", "robinson": r"robinson_\d{4}-\d\d\.csv",
-        "location": r"location_\d{4}-\d\d-\d\d\.jsonl\.gz",
+        "drive_log": r"drive_log_\d{4}-\d\d-\d\d\.csv", "location": r"location_\d{4}-\d\d-\d\d\.jsonl\.gz",
     }
     for source, pattern in patterns.items():
         for p in (out / source).iterdir():
             assert re.fullmatch(pattern, p.name), (source, p.name)
     event_days = {p.name[5:15] for p in (out / "fuel").iterdir()}
     assert len(event_days) == SMALL["days"] and max(event_days) == AS_OF.isoformat()
-    for source in ("location",):  # one file a day, like the other events
+    for source in ("drive_log", "location"):  # one file a day, like the other events
         assert {p.name[len(source) + 1:len(source) + 11] for p in (out / source).iterdir()} == event_days
 
 
@@ -316,7 +316,8 @@ def test_csv_parses_with_declared_delimiter(landing: tuple[Path, dict]) -> None:
     out, report = landing
     wrong = {(b["file"], b["line"]) for b in report["bad_rows"] if b["kind"] == "wrong_field_count"}
     for source, columns, delim in (("contracts", CONTRACT_COLUMNS, ";"), ("crm_persons", PERSON_COLUMNS, ","),
-                                   ("consents", CONSENT_COLUMNS, ","), ("wash", WASH_COLUMNS, ",")):
+                                   ("consents", CONSENT_COLUMNS, ","), ("wash", WASH_COLUMNS, ","),
+                                   ("drive_log", DRIVE_LOG_COLUMNS, ",")):
         skip = {f["file"] for f in report["bad_files"] if f["source"] == source}
         for path in sorted((out / source).iterdir()):
             if path.name in skip:
@@ -352,7 +353,7 @@ def test_every_defect_kind_is_present(landing: tuple[Path, dict]) -> None:
     assert {c["source"] for c in report["corrections"]} == {"fuel", "wash", "web", "consents"}
     assert {s["source"] for s in report["stale_rows"]} == {"crm_persons", "contracts"}
     for key in ("fuel.wrong_product", "fuel.plate_without_contract", "fuel.double_refuel", "fuel.unknown_phone",
-                "contracts.total_mismatch"):
+                "contracts.total_mismatch", "drive_log.distance_mismatch", "drive_log.odometer_overlap"):
         assert report["business_rule_rows"][key] > 0
     json.dumps(report)
 
@@ -360,6 +361,8 @@ def test_every_defect_kind_is_present(landing: tuple[Path, dict]) -> None:
 def test_the_new_sources_carry_their_defects(landing: tuple[Path, dict]) -> None:
     _, report = landing
     kinds = {(b["source"], b["kind"], b["column"]) for b in report["bad_rows"]}
+    assert {("drive_log", "bad_enum", "trip_type"), ("drive_log", "out_of_range", "start_km"),
+            ("drive_log", "missing_required", "registration_number")} <= kinds
     assert {("location", "out_of_range", "lat"), ("location", "bad_timestamp", "recorded_at")} <= kinds
     # broken pings whose person or time cannot be read are withheld, not quarantined
     assert {(b["kind"], b["column"]) for b in report["withheld_lines"]} == {
@@ -510,7 +513,7 @@ def test_contract_mix(landing: tuple[Path, dict]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The Driver Assistant's location pings
+# The Driver Assistant: drive log and location pings
 # ---------------------------------------------------------------------------------------------------------------
 def _good_records(out: Path, report: dict, source: str) -> list[tuple[str, int, dict]]:
     """(file, line, record) of the well-formed lines of ``source`` (files in name order): what loads, and for the
@@ -594,6 +597,49 @@ def _km(a: dict, b: dict) -> float:
     return 2 * 6371 * math.asin(math.sqrt(h))
 
 
+def test_trips_belong_to_a_contract_driver_and_car_within_its_period(landing: tuple[Path, dict]) -> None:
+    out, report = landing
+    periods: dict[tuple[str, str], list[tuple[date, date]]] = {}
+    for c in _contracts_final(out).values():
+        if c["registration_number"] and c["start_date"]:
+            end = datetime.strptime(c["end_date"], "%d.%m.%Y").date() if c["end_date"] else date.max
+            periods.setdefault((c["driver_person_id"], c["registration_number"]), []).append(
+                (datetime.strptime(c["start_date"], "%d.%m.%Y").date(), end))
+    trips = [rec for _, _, rec in _good_records(out, report, "drive_log")]
+    for t in trips:
+        day = date.fromisoformat(t["trip_date"])
+        assert any(a <= day <= b for a, b in periods.get((t["driver_person_id"], t["registration_number"].upper()),
+                                                          [])), t["trip_id"]
+        typed = datetime.fromisoformat(t["added_at"]).date()
+        assert 0 <= (typed - day).days <= 3, t["trip_id"]
+    drivers = {t["driver_person_id"] for t in trips}
+    assert 3 <= len(drivers) < len({d for d, _ in periods}) / 2   # a share of the drivers keep a log
+    assert {t["trip_type"] for t in trips} == {"work", "leisure"}
+    assert {t["added_by"] for t in trips} >= {"driver", "fleet_manager"}
+    assert any(not t["start_point"] or not t["end_point"] for t in trips)
+    assert sum(1 for t in trips if t["start_point"] and t["end_point"]) > len(trips) / 2
+    assert any(datetime.fromisoformat(t["added_at"]).date() > date.fromisoformat(t["trip_date"]) for t in trips)
+
+
+def test_odometer_readings_follow_each_other_but_for_the_reported_findings(landing: tuple[Path, dict]) -> None:
+    out, report = landing
+    trips = [rec for _, _, rec in _good_records(out, report, "drive_log")]
+    by_plate: dict[str, list[dict]] = {}
+    for t in trips:
+        by_plate.setdefault(t["registration_number"].upper(), []).append(t)
+    pairs = contiguous = overlaps = 0
+    for ts in by_plate.values():
+        ts.sort(key=lambda t: (t["trip_date"], t["trip_id"]))
+        for prev, nxt in zip(ts, ts[1:]):
+            pairs += 1
+            contiguous += int(nxt["start_km"]) == int(prev["end_km"])
+            overlaps += int(nxt["start_km"]) < int(prev["end_km"])
+    mismatches = sum(1 for t in trips if int(t["distance_km"]) != int(t["end_km"]) - int(t["start_km"]))
+    rules = report["business_rule_rows"]
+    assert (overlaps, mismatches) == (rules["drive_log.odometer_overlap"], rules["drive_log.distance_mismatch"])
+    assert contiguous >= 0.7 * pairs and all(int(t["end_km"]) >= int(t["start_km"]) for t in trips)
+
+
 def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) -> None:
     out, report = landing
     calls: list[tuple[str, int, int]] = []
@@ -601,7 +647,8 @@ def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) ->
                            seed=SMALL["seed"], progress=lambda *a: calls.append(a)).to_dict()
     assert {c[0] for c in calls} == {"fuel", "wash", "web", "location"} and all(c[1] == c[2] for c in calls)
     names = {(s, n) for s, files in inc["files"].items() for n in files}
-    assert {s for s, _ in names} == {"fuel", "wash", "web", "crm_persons", "contracts", "consents", "location"}
+    assert {s for s, _ in names} == {"fuel", "wash", "web", "crm_persons", "contracts", "consents", "drive_log",
+                                     "location"}
     assert not names & {(s, n) for s, files in report["files"].items() for n in files}
     master_ids = {rec["person_id"] for _, rec in read_records(out / "crm_persons" / min(report["files"]["crm_persons"]),
                                                                "crm_persons") if isinstance(rec, dict)}
@@ -619,10 +666,20 @@ def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) ->
     assert delta_contracts and {rec["contract_id"] for rec in delta_contracts} <= master_contracts
 
 
-def test_increment_delivers_the_days_pings(landing: tuple[Path, dict], tmp_path: Path) -> None:
+def test_increment_delivers_the_days_trips_and_pings(landing: tuple[Path, dict], tmp_path: Path) -> None:
+    out, report = landing
     day = AS_OF + timedelta(days=1)
     inc = generate_landing(tmp_path, as_of=day, days=1, master=False, persons=SMALL["persons"],
                            seed=SMALL["seed"]).to_dict()
+    master_trips = {rec["trip_id"]: rec for _, _, rec in _good_records(out, report, "drive_log")}
+    trips = [rec for _, _, rec in _good_records(tmp_path, inc, "drive_log")]
+    assert trips and not {t["trip_id"] for t in trips} & set(master_trips)
+    assert all(datetime.fromisoformat(t["added_at"]).date() == day for t in trips)
+    # the car's odometer goes on from where the master's trips left it
+    last = {}
+    for t in master_trips.values():
+        last[t["registration_number"].upper()] = max(last.get(t["registration_number"].upper(), 0), int(t["end_km"]))
+    assert all(int(t["start_km"]) >= last.get(t["registration_number"].upper(), 0) for t in trips)
     pings = [rec for _, _, rec in _good_records(tmp_path, inc, "location")]
     assert pings and all(rec["recorded_at"].startswith(day.isoformat()) for rec in pings)
     # withheld exactly as the consents of the master and of the day say

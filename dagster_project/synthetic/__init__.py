@@ -1,7 +1,8 @@
 """Synthetic landing zone for fleetdw (see /work/shared/contracts/SOURCES.md).
 
 Master data (persons, companies, contracts, consents, Robinson lists) is small and built in Python
-(:mod:`population`, written by :mod:`deliveries`). The big event files (fuel, wash, web, location) are built with DuckDB SQL (:mod:`events`, :mod:`event_sql`,
+(:mod:`population`, written by :mod:`deliveries`), and so is the drive log (:mod:`drive_log`). The big
+event files (fuel, wash, web, location) are built with DuckDB SQL (:mod:`events`, :mod:`event_sql`,
 :mod:`location`) from hashes, so that output is deterministic and nothing big is held in Python memory. The
 Driver Assistant's app users and their location consent schedule (:mod:`app_users`) decide which pings the loader
 must withhold; the report counts them. Bad input is injected on purpose (:mod:`defects`) and listed in the returned
@@ -20,6 +21,7 @@ from pathlib import Path
 from dagster_project.synthetic import deliveries
 from dagster_project.synthetic.app_users import choose_app_users
 from dagster_project.synthetic.defects import file_level_defects
+from dagster_project.synthetic.drive_log import drive_log_deliveries
 from dagster_project.synthetic.events import generate_events
 from dagster_project.synthetic.population import build_model
 from dagster_project.synthetic.records import GENERATED_SOURCES
@@ -35,8 +37,8 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
     """Write a synthetic landing zone under ``out`` and report what was written (no personal values).
 
     ``master=True``: CRM, contracts, consents and Robinson deliveries plus ``days`` days of events (fuel, wash,
-    web, location) ending at ``as_of``. ``master=False``: only events for those days plus one persons, contracts
-    and consents delta, for the same persons/plates/phones as the master run of the same
+    web, drive log, location) ending at ``as_of``. ``master=False``: only events for those days plus one persons,
+    contracts and consents delta, for the same persons/plates/phones as the master run of the same
     seed whose as_of was ``start`` (default ``as_of - days``).
     """
     out = Path(out)
@@ -52,6 +54,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
     app = choose_app_users(model, seed)
     for source in GENERATED_SOURCES:
         (out / source).mkdir(parents=True, exist_ok=True)
+    reps = 1 + len(model.persons) // 5000  # copies of each row defect in a master run
     if master:
         first = as_of - timedelta(days=days)
         deltas = deliveries.delta_days(first, as_of)
@@ -72,14 +75,16 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
                     app, location_pings)
     if master:
         file_level_defects(out, report, model, window, rng)
+    # the drive log after the rest, from its own streams: the other files do not depend on it
+    drive_log_deliveries(out, report, keys, model, seed, window, master, reps)
     return finalise(report, keys)
 
 
 def generate_daily(out: Path, *, start: date, as_of: date, persons: int = 2000, seed: int = 42,
                    progress: Callable[[str, int, int], None] | None = None) -> list[GenerationReport]:
     """The daily deliveries that follow a master landing zone written with ``as_of=start`` (same persons and
-    seed): for each day after ``start`` up to ``as_of``, that day's event files (fuel, wash, web, location) and
-    one persons, contracts and consents delta, each file named for its day."""
+    seed): for each day after ``start`` up to ``as_of``, that day's event files (fuel, wash, web, drive log,
+    location) and one persons, contracts and consents delta, each file named for its day."""
     if as_of <= start:
         raise ValueError("as_of must be after start")
     reports = []
