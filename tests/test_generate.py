@@ -23,7 +23,7 @@ from dagster_project.synthetic import identifiers as ids
 from dagster_project.synthetic.defects import DEFECT_KINDS, FILE_DEFECT_KINDS
 from dagster_project.synthetic.location import WITHHELD_REASONS
 from dagster_project.synthetic.records import (
-    CONSENT_COLUMNS, CONTRACT_COLUMNS, DRIVE_LOG_COLUMNS, GENERATED_SOURCES, PERSON_COLUMNS, WASH_COLUMNS,
+    CONSENT_COLUMNS, CONTRACT_COLUMNS, DRIVE_LOG_COLUMNS, GENERATED_SOURCES, KYC_COLUMNS, PERSON_COLUMNS, WASH_COLUMNS,
 )
 from ingest.contracts import SOURCES
 from tests.support import AS_OF
@@ -302,6 +302,7 @@ def test_file_names_follow_samples(landing: tuple[Path, dict]) -> None:
         "wash": r"wash_\d{4}-\d\d-\d\d(_\d)?\.csv", "web": r"web_\d{4}-\d\d-\d\d(_\d)?\.jsonl\.gz",
         "consents": r"consents_\d{4}-\d\d-\d\d\.csv", "robinson": r"robinson_\d{4}-\d\d\.csv",
         "drive_log": r"drive_log_\d{4}-\d\d-\d\d\.csv", "location": r"location_\d{4}-\d\d-\d\d\.jsonl\.gz",
+        "kyc": r"kyc_\d{4}-\d\d-\d\d\.csv",
     }
     for source, pattern in patterns.items():
         for p in (out / source).iterdir():
@@ -317,7 +318,7 @@ def test_csv_parses_with_declared_delimiter(landing: tuple[Path, dict]) -> None:
     wrong = {(b["file"], b["line"]) for b in report["bad_rows"] if b["kind"] == "wrong_field_count"}
     for source, columns, delim in (("contracts", CONTRACT_COLUMNS, ";"), ("crm_persons", PERSON_COLUMNS, ","),
                                    ("consents", CONSENT_COLUMNS, ","), ("wash", WASH_COLUMNS, ","),
-                                   ("drive_log", DRIVE_LOG_COLUMNS, ",")):
+                                   ("drive_log", DRIVE_LOG_COLUMNS, ","), ("kyc", KYC_COLUMNS, ",")):
         skip = {f["file"] for f in report["bad_files"] if f["source"] == source}
         for path in sorted((out / source).iterdir()):
             if path.name in skip:
@@ -364,6 +365,8 @@ def test_the_new_sources_carry_their_defects(landing: tuple[Path, dict]) -> None
     assert {("drive_log", "bad_enum", "trip_type"), ("drive_log", "out_of_range", "start_km"),
             ("drive_log", "missing_required", "registration_number")} <= kinds
     assert {("location", "out_of_range", "lat"), ("location", "bad_timestamp", "recorded_at")} <= kinds
+    assert {("kyc", "bad_checksum", "business_id"), ("kyc", "out_of_range", "ownership_pct"),
+            ("kyc", "missing_required", "document_number")} <= kinds
     # broken pings whose person or time cannot be read are withheld, not quarantined
     assert {(b["kind"], b["column"]) for b in report["withheld_lines"]} == {
         ("bad_timestamp", "recorded_at"), ("missing_required", "person_id"), ("invalid_json", None)}
@@ -513,7 +516,7 @@ def test_contract_mix(landing: tuple[Path, dict]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The Driver Assistant: drive log and location pings
+# The Driver Assistant (drive log, location) and KYC
 # ---------------------------------------------------------------------------------------------------------------
 def _good_records(out: Path, report: dict, source: str) -> list[tuple[str, int, dict]]:
     """(file, line, record) of the well-formed lines of ``source`` (files in name order): what loads, and for the
@@ -640,6 +643,34 @@ def test_odometer_readings_follow_each_other_but_for_the_reported_findings(landi
     assert contiguous >= 0.7 * pairs and all(int(t["end_km"]) >= int(t["start_km"]) for t in trips)
 
 
+def test_kyc_records_follow_the_crm(landing: tuple[Path, dict]) -> None:
+    out, report = landing
+    persons: dict[str, dict] = {}
+    for _, _, rec in _good_records(out, report, "crm_persons"):
+        if rec["person_id"] not in persons or rec["updated_at"] >= persons[rec["person_id"]]["updated_at"]:
+            persons[rec["person_id"]] = rec
+    companies = {rec["business_id"] for _, _, rec in _good_records(out, report, "crm_companies")}
+    records = [rec for _, _, rec in _good_records(out, report, "kyc")]
+    checks = [r for r in records if r["record_type"] == "identity_verification"]
+    assert checks and all((r["ssn"] or None) == (persons[r["person_id"]]["ssn"] or None) for r in checks)
+    assert {persons[r["person_id"]]["customer_type"] for r in checks} == {"private", "business_contact"}
+    assert all(r["business_id"] == persons[r["person_id"]]["business_id"] for r in checks)
+    owners = [r for r in records if r["record_type"] == "beneficial_owner"]
+    assert owners and all(25 < float(r["ownership_pct"]) <= 100 and r["business_id"] in companies for r in owners)
+    assert any(r["person_id"] in persons for r in owners) and any(not r["person_id"] for r in owners)
+    assert {r["is_pep"] for r in records if r["record_type"] == "pep_check"} <= {"true", "false"}
+    # relationships that ended more than five years before as-of (due for the KYC deletion), none over ten
+    ended = [date.fromisoformat(persons[r["person_id"]]["relationship_end"]) for r in checks
+             if persons[r["person_id"]]["relationship_end"]]
+    assert any(e < AS_OF.replace(year=AS_OF.year - 5) for e in ended)
+    assert all(e > AS_OF.replace(year=AS_OF.year - 10) for e in ended)
+    # a delta source: some records are delivered again, checked again later
+    versions: dict[str, int] = {}
+    for r in records:
+        versions[r["kyc_id"]] = versions.get(r["kyc_id"], 0) + 1
+    assert max(versions.values()) > 1
+
+
 def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) -> None:
     out, report = landing
     calls: list[tuple[str, int, int]] = []
@@ -648,7 +679,7 @@ def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) ->
     assert {c[0] for c in calls} == {"fuel", "wash", "web", "location"} and all(c[1] == c[2] for c in calls)
     names = {(s, n) for s, files in inc["files"].items() for n in files}
     assert {s for s, _ in names} == {"fuel", "wash", "web", "crm_persons", "contracts", "consents", "drive_log",
-                                     "location"}
+                                     "location", "kyc"}
     assert not names & {(s, n) for s, files in report["files"].items() for n in files}
     master_ids = {rec["person_id"] for _, rec in read_records(out / "crm_persons" / min(report["files"]["crm_persons"]),
                                                                "crm_persons") if isinstance(rec, dict)}
@@ -666,7 +697,7 @@ def test_increment_matches_master(landing: tuple[Path, dict], tmp_path: Path) ->
     assert delta_contracts and {rec["contract_id"] for rec in delta_contracts} <= master_contracts
 
 
-def test_increment_delivers_the_days_trips_and_pings(landing: tuple[Path, dict], tmp_path: Path) -> None:
+def test_increment_delivers_the_days_trips_pings_and_kyc_updates(landing: tuple[Path, dict], tmp_path: Path) -> None:
     out, report = landing
     day = AS_OF + timedelta(days=1)
     inc = generate_landing(tmp_path, as_of=day, days=1, master=False, persons=SMALL["persons"],
@@ -686,4 +717,8 @@ def test_increment_delivers_the_days_trips_and_pings(landing: tuple[Path, dict],
     withheld, _ = _withheld_by_file(tmp_path, inc, _location_events(landing, (tmp_path, inc)))
     assert withheld == inc["withheld"]["location"] and sum(withheld.values()) > 0
     assert inc["expected_loaded_rows"]["location"] == len(pings) - sum(withheld.values()) > 0
+    master_kyc = {rec["kyc_id"] for _, _, rec in _good_records(out, report, "kyc")}
+    updates = [rec for _, _, rec in _good_records(tmp_path, inc, "kyc")]
+    assert updates and {r["kyc_id"] for r in updates} <= master_kyc
+    assert all(datetime.fromisoformat(r["updated_at"]).date() == day for r in updates)
     assert not inc["bad_rows"] and not inc["withheld_lines"]

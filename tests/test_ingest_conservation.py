@@ -56,7 +56,6 @@ def test_rows_in_equal_rows_loaded_plus_quarantined_for_every_file(loaded, sourc
             assert out.status == "loaded"
             assert out.rows_in == data_lines == out.rows_loaded + out.rows_quarantined + out.rows_withheld
     table_rows = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
-    # a source the generator does not write (KYC) loads nothing
     assert table_rows == outcomes[source].rows_loaded == report.expected_loaded_rows.get(source, 0)
     # the location pings the generator expects to be withheld for want of consent, file by file
     assert {f: o.rows_withheld for f, o in by_file.items() if o.rows_withheld} == report.withheld.get(source, {})
@@ -91,7 +90,7 @@ def test_rejected_files_carry_the_right_reason(loaded):
 
 def test_current_views_hold_the_expected_keys(loaded):
     report, _, con = loaded
-    for source in ("crm_persons", "crm_companies", "contracts", "consents", "drive_log", "location"):
+    for source in ("crm_persons", "crm_companies", "contracts", "consents", "drive_log", "location", "kyc"):
         n = con.execute(f"select count(*) from raw.{source}_current").fetchall()[0][0]
         assert n == report.expected_keys[source], source
 

@@ -1,7 +1,7 @@
 """Synthetic landing zone for fleetdw (see /work/shared/contracts/SOURCES.md).
 
-Master data (persons, companies, contracts, consents, Robinson lists) is small and built in Python
-(:mod:`population`, written by :mod:`deliveries`), and so is the drive log (:mod:`drive_log`). The big
+Master data (persons, companies, contracts, consents, Robinson lists, KYC records) is small and built in Python
+(:mod:`population`, written by :mod:`deliveries` and :mod:`kyc`), and so is the drive log (:mod:`drive_log`). The big
 event files (fuel, wash, web, location) are built with DuckDB SQL (:mod:`events`, :mod:`event_sql`,
 :mod:`location`) from hashes, so that output is deterministic and nothing big is held in Python memory. The
 Driver Assistant's app users and their location consent schedule (:mod:`app_users`) decide which pings the loader
@@ -23,6 +23,7 @@ from dagster_project.synthetic.app_users import choose_app_users
 from dagster_project.synthetic.defects import file_level_defects
 from dagster_project.synthetic.drive_log import drive_log_deliveries
 from dagster_project.synthetic.events import generate_events
+from dagster_project.synthetic.kyc import kyc_deliveries, kyc_increment
 from dagster_project.synthetic.population import build_model
 from dagster_project.synthetic.records import GENERATED_SOURCES
 from dagster_project.synthetic.report import GenerationReport, KeyTracker, finalise
@@ -36,9 +37,9 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
                      progress: Callable[[str, int, int], None] | None = None) -> GenerationReport:
     """Write a synthetic landing zone under ``out`` and report what was written (no personal values).
 
-    ``master=True``: CRM, contracts, consents and Robinson deliveries plus ``days`` days of events (fuel, wash,
-    web, drive log, location) ending at ``as_of``. ``master=False``: only events for those days plus one persons,
-    contracts and consents delta, for the same persons/plates/phones as the master run of the same
+    ``master=True``: CRM, contracts, consents, KYC and Robinson deliveries plus ``days`` days of events (fuel,
+    wash, web, drive log, location) ending at ``as_of``. ``master=False``: only events for those days plus one
+    persons, contracts, consents and KYC delta, for the same persons/plates/phones as the master run of the same
     seed whose as_of was ``start`` (default ``as_of - days``).
     """
     out = Path(out)
@@ -63,6 +64,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
         deliveries.contracts_deliveries(out, report, keys, model, first, deltas, rng)
         deliveries.consents_deliveries(out, report, keys, model, first, deltas, rng, app)
         deliveries.robinson_deliveries(out, report, model, rng)
+        kyc_deliveries(out, report, keys, model, seed, first, deltas, reps)
         if progress:
             progress("master", 1, 1)
         report.business_rule_rows["contracts.total_mismatch"] = sum(
@@ -71,6 +73,7 @@ def generate_landing(out: Path, *, persons: int = 2000, seed: int = 42, as_of: d
         deliveries.persons_increment(out, report, keys, model, as_of, rng)
         deliveries.contracts_increment(out, report, keys, model, as_of, rng)
         deliveries.consents_increment(out, report, keys, model, as_of, rng, app)
+        kyc_increment(out, report, keys, model, seed, as_of)
     generate_events(out, report, keys, model, seed, window, fuel_rows, web_events, master, rng, progress,
                     app, location_pings)
     if master:
@@ -84,7 +87,7 @@ def generate_daily(out: Path, *, start: date, as_of: date, persons: int = 2000, 
                    progress: Callable[[str, int, int], None] | None = None) -> list[GenerationReport]:
     """The daily deliveries that follow a master landing zone written with ``as_of=start`` (same persons and
     seed): for each day after ``start`` up to ``as_of``, that day's event files (fuel, wash, web, drive log,
-    location) and one persons, contracts and consents delta, each file named for its day."""
+    location) and one persons, contracts, consents and KYC delta, each file named for its day."""
     if as_of <= start:
         raise ValueError("as_of must be after start")
     reports = []
