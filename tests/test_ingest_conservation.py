@@ -4,6 +4,7 @@ the quarantined lines are exactly the defective ones, and rejected files load no
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 
 import duckdb
@@ -115,3 +116,23 @@ def test_schema_drift_is_reported(loaded):
     drift = {(s, f): list(c) for s, f, c in con.execute(
         "select source, file_name, drift_columns from raw.file_manifest where len(drift_columns) > 0").fetchall()}
     assert drift == {(d.source, d.file): list(d.extra_columns) for d in report.drift_files}
+
+
+def test_a_landing_zone_without_the_driver_assistant_and_kyc_loads_the_rest(loaded, tmp_path):
+    """A company without the Driver Assistant service (and KYC export) delivers no drive_log/, location/, kyc/."""
+    report, outcomes, _ = loaded
+    home = tmp_path / "home"
+    generate_landing(home / "landing", persons=150, days=5, seed=7, as_of=AS_OF)
+    absent = ("drive_log", "location", "kyc")
+    for source in absent:
+        shutil.rmtree(home / "landing" / source)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        got = {name: Loader(con, LoadContext(home, home / "landing", AS_OF, "run-1")).ingest(source)
+               for name, source in SOURCES.items()}
+        for name in SOURCES:
+            expected = 0 if name in absent else report.expected_loaded_rows[name]
+            assert (got[name].rows_loaded, len(got[name].files)) == (
+                expected, 0 if name in absent else len(outcomes[name].files)), name
+    finally:
+        con.close()
