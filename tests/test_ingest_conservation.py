@@ -4,6 +4,7 @@ the quarantined lines are exactly the defective ones, and rejected files load no
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 
 import duckdb
@@ -56,8 +57,9 @@ def test_rows_in_equal_rows_loaded_plus_quarantined_for_every_file(loaded, sourc
             assert out.status == "loaded"
             assert out.rows_in == data_lines == out.rows_loaded + out.rows_quarantined + out.rows_withheld
     table_rows = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
-    # a source the generator does not write (drive log, location, KYC) loads nothing
     assert table_rows == outcomes[source].rows_loaded == report.expected_loaded_rows.get(source, 0)
+    # the location pings the generator expects to be withheld for want of consent, file by file
+    assert {f: o.rows_withheld for f, o in by_file.items() if o.rows_withheld} == report.withheld.get(source, {})
 
 
 @pytest.mark.parametrize("source", list(SOURCES))
@@ -89,7 +91,7 @@ def test_rejected_files_carry_the_right_reason(loaded):
 
 def test_current_views_hold_the_expected_keys(loaded):
     report, _, con = loaded
-    for source in ("crm_persons", "crm_companies", "contracts", "consents"):
+    for source in ("crm_persons", "crm_companies", "contracts", "consents", "drive_log", "location", "kyc"):
         n = con.execute(f"select count(*) from raw.{source}_current").fetchall()[0][0]
         assert n == report.expected_keys[source], source
 
@@ -114,3 +116,23 @@ def test_schema_drift_is_reported(loaded):
     drift = {(s, f): list(c) for s, f, c in con.execute(
         "select source, file_name, drift_columns from raw.file_manifest where len(drift_columns) > 0").fetchall()}
     assert drift == {(d.source, d.file): list(d.extra_columns) for d in report.drift_files}
+
+
+def test_a_landing_zone_without_the_driver_assistant_and_kyc_loads_the_rest(loaded, tmp_path):
+    """A company without the Driver Assistant service (and KYC export) delivers no drive_log/, location/, kyc/."""
+    report, outcomes, _ = loaded
+    home = tmp_path / "home"
+    generate_landing(home / "landing", persons=150, days=5, seed=7, as_of=AS_OF)
+    absent = ("drive_log", "location", "kyc")
+    for source in absent:
+        shutil.rmtree(home / "landing" / source)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        got = {name: Loader(con, LoadContext(home, home / "landing", AS_OF, "run-1")).ingest(source)
+               for name, source in SOURCES.items()}
+        for name in SOURCES:
+            expected = 0 if name in absent else report.expected_loaded_rows[name]
+            assert (got[name].rows_loaded, len(got[name].files)) == (
+                expected, 0 if name in absent else len(outcomes[name].files)), name
+    finally:
+        con.close()

@@ -46,11 +46,13 @@ def _generate(out: Path, persons: int, seed: int, as_of: date, **kwargs: Any):
 @click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3660), help="Days of event files.")
 @click.option("--fuel-rows", default=None, type=click.IntRange(0), help="Fuel transactions (default from persons).")
 @click.option("--web-events", default=None, type=click.IntRange(0), help="Web events (default from persons).")
+@click.option("--location-pings", default=None, type=click.IntRange(0),
+              help="Driver Assistant location pings (default from persons).")
 @click.option("--start", default=None,
               help="As-of date of an earlier generated landing zone (same --persons and --seed): write only the "
                    "daily deliveries of each day after it up to --as-of.")
 def generate(out: Path, persons: int, seed: int, as_of: str | None, days: int, fuel_rows: int | None,
-             web_events: int | None, start: str | None) -> None:
+             web_events: int | None, location_pings: int | None, start: str | None) -> None:
     """Write synthetic landing files that follow the source contract, with realistic defects."""
     if start is not None:
         from dagster_project.synthetic import generate_daily
@@ -68,7 +70,7 @@ def generate(out: Path, persons: int, seed: int, as_of: str | None, days: int, f
                    + ", ".join(f"{k} {v}" for k, v in rows.items()))
         return
     report = _generate(out, persons, seed, parse_as_of(as_of), days=days, fuel_rows=fuel_rows,
-                       web_events=web_events)
+                       web_events=web_events, location_pings=location_pings)
     rows = report.to_dict().get("rows_written", {})
     click.echo(f"wrote landing zone to {out}: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from faker import Faker
 
 from dagster_project.synthetic import identifiers as ids
+from dagster_project.synthetic.app_users import AppUser, consent_events_between
 from dagster_project.synthetic.defects import Defect, junk_companies, junk_consents, junk_contracts, junk_persons
 from dagster_project.synthetic.population import E_INVOICE_OPERATORS, ConsentEvent, Contract, Model, Person
 from dagster_project.synthetic.records import (
@@ -212,7 +213,11 @@ def contracts_increment(out: Path, report: GenerationReport, keys: KeyTracker, m
              delimiter=";")
 
 
-def _new_consents(rng: random.Random, model: Model, day: date, n: int) -> list[ConsentEvent]:
+def _new_consents(rng: random.Random, model: Model, day: date, n: int, app: Sequence[AppUser],
+                  ) -> list[ConsentEvent]:
+    """``n`` persons' consent events of ``day``, none of them an app user's location event (those come only from
+    the app users' schedule, :mod:`app_users`, which the callers add)."""
+    app_ids = {u.person_id for u in app}
     events = []
     for p in rng.sample(model.persons, min(n, len(model.persons))):
         r = rng.random()
@@ -226,8 +231,9 @@ def _new_consents(rng: random.Random, model: Model, day: date, n: int) -> list[C
         elif r < 0.85:
             events.append(ConsentEvent(p.person_id, "profiling", "any", "object", at, "customer_service"))
         else:
-            events.append(ConsentEvent(p.person_id, "location_tracking", "any", rng.choice(("grant", "withdraw")), at,
-                                       "mobile_app"))
+            action = rng.choice(("grant", "withdraw"))
+            if p.person_id not in app_ids:
+                events.append(ConsentEvent(p.person_id, "location_tracking", "any", action, at, "mobile_app"))
     return sorted(events, key=lambda e: (e.recorded_at, e.person_id))
 
 
@@ -241,14 +247,19 @@ def _consent_rows(day: date, events: list[ConsentEvent]) -> list[list[str]]:
 
 
 def consents_deliveries(out: Path, report: GenerationReport, keys: KeyTracker, model: Model, first: date,
-                        deltas: list[date], rng: random.Random) -> None:
-    history = [e for e in model.consents if e.recorded_at.date() <= first]
+                        deltas: list[date], rng: random.Random, app: Sequence[AppUser]) -> None:
+    history = sorted([e for e in model.consents if e.recorded_at.date() <= first]
+                     + consent_events_between(list(app), None, first), key=lambda e: (e.recorded_at, e.person_id))
     rows = _consent_rows(first, history)
     hist_name = file_name("consents", first)
     emit_csv(report, keys, out, "consents", hist_name, CONSENT_COLUMNS, rows,
              junk_consents(rng, model, _fixture_copies(model)), rng)
+    previous = first
     for k, day in enumerate(deltas):
-        events = _new_consents(rng, model, day, max(3, len(model.persons) // 150))
+        events = _new_consents(rng, model, day, max(3, len(model.persons) // 150), app)
+        events = sorted(events + consent_events_between(list(app), previous, day),
+                        key=lambda e: (e.recorded_at, e.person_id))
+        previous = day
         rows = _consent_rows(day, events)
         name = file_name("consents", day)
         if k == 0 and history:  # correction: an earlier event re-delivered with a different source
@@ -261,8 +272,10 @@ def consents_deliveries(out: Path, report: GenerationReport, keys: KeyTracker, m
 
 
 def consents_increment(out: Path, report: GenerationReport, keys: KeyTracker, model: Model, day: date,
-                       rng: random.Random) -> None:
-    events = _new_consents(rng, model, day, max(2, len(model.persons) // 400))
+                       rng: random.Random, app: Sequence[AppUser]) -> None:
+    events = sorted(_new_consents(rng, model, day, max(2, len(model.persons) // 400), app)
+                    + consent_events_between(list(app), day - timedelta(days=1), day),
+                    key=lambda e: (e.recorded_at, e.person_id))
     rows = _consent_rows(day, events)
     emit_csv(report, keys, out, "consents", file_name("consents", day), CONSENT_COLUMNS, rows, [], rng)
 

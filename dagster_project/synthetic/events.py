@@ -1,4 +1,5 @@
-"""The event files (fuel, wash, web): which rows are special, and writing the days through DuckDB.
+"""The event files (fuel, wash, web; the location pings in :mod:`location`): which rows are special, and writing
+the days through DuckDB.
 
 A plan picks, per source, the few (day, seq) rows that carry a defect, a correction of an earlier day's event, a
 second refuel minutes after the first (``twin``) or another business-rule case; :mod:`event_sql` builds every line.
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from dagster_project.synthetic.app_users import AppUser
 from dagster_project.synthetic.event_sql import EventWriter, event_id
+from dagster_project.synthetic.location import default_location_pings, plan_specials, write_location
 from dagster_project.synthetic.population import Model
 from dagster_project.synthetic.records import file_name
 from dagster_project.synthetic.report import GenerationReport, KeyedLine, KeyTracker
@@ -162,8 +165,10 @@ def default_event_counts(persons: int, days: int) -> tuple[int, int]:
 
 def generate_events(out: Path, report: GenerationReport, keys: KeyTracker, model: Model, seed: int,
                     window: list[date], fuel_rows: int | None, web_events: int | None, master: bool,
-                    rng: random.Random, progress: Callable[[str, int, int], None] | None) -> None:
-    """The fuel, wash and web files of the days of ``window`` (a master run has at least one of every anomaly)."""
+                    rng: random.Random, progress: Callable[[str, int, int], None] | None, app: list[AppUser],
+                    location_pings: int | None) -> None:
+    """The fuel, wash, web and (the app users' ``app``) location files of the days of ``window`` (a master run has
+    at least one of every anomaly)."""
     fuel_default, web_default = default_event_counts(len(model.persons), len(window))
     fuel_total = fuel_default if fuel_rows is None else fuel_rows
     web_total = web_default if web_events is None else web_events
@@ -182,5 +187,12 @@ def generate_events(out: Path, report: GenerationReport, keys: KeyTracker, model
         plan = _plan_specials(rng, window, _split(web_total, len(window)), list(WEB_KINDS),
                               rate=EVENT_DEFECT_RATE / 3, minimum=minimum, corrections=max(minimum, web_total // 20000))
         write_events(out, report, keys, writer, "web", plan, WEB_KINDS, progress)
+        pings = default_location_pings(len(model.persons), len(window)) if location_pings is None else location_pings
+        counts = _split(pings, len(window))
+        # its own stream: the other sources' files do not depend on whether and how many pings are written
+        loc_rng = random.Random(f"{seed}:location:{window[-1].isoformat()}:{len(window)}:{master}")
+        specials = plan_specials(loc_rng, app, window, counts, rate=EVENT_DEFECT_RATE, minimum=minimum)
+        write_location(out, report, keys, writer, app, window, counts, specials,
+                       lambda days: _chunks(days, CHUNK_ROWS), progress)
     finally:
         writer.close()

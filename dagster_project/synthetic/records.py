@@ -32,6 +32,9 @@ FILE_NAMES: dict[str, tuple[str, str]] = {
     "web": ("web_", "%Y-%m-%d"),
     "consents": ("consents_", "%Y-%m-%d"),
     "robinson": ("robinson_", "%Y-%m"),
+    "drive_log": ("drive_log_", "%Y-%m-%d"),
+    "location": ("location_", "%Y-%m-%d"),
+    "kyc": ("kyc_", "%Y-%m-%d"),
 }
 # The sources this generator writes, in the contract's order (a contract source it does not know is left out: a
 # landing zone may lack a source).
@@ -45,6 +48,8 @@ CONTRACT_COLUMNS = tuple(SOURCES["contracts"].column_names)
 WASH_COLUMNS = tuple(SOURCES["wash"].column_names)
 CONSENT_COLUMNS = tuple(SOURCES["consents"].column_names)
 ROBINSON_COLUMNS = tuple(SOURCES["robinson"].column_names)
+DRIVE_LOG_COLUMNS = tuple(SOURCES["drive_log"].column_names)
+KYC_COLUMNS = tuple(SOURCES["kyc"].column_names)
 _VEHICLE_COLUMNS = ("start_km", "latest_odometer_km", "registration_number", "vin", "make", "model",
                     "first_registration_date", "vehicle_class", "power_source", "co2_g_km")
 

@@ -77,7 +77,14 @@ class GenerationReport:
     corrections: list[KeyedLine] = field(default_factory=list)  # event id re-delivered with changed content
     stale_rows: list[KeyedLine] = field(default_factory=list)  # CRM delta rows older than what was delivered
     business_rule_rows: dict[str, int] = field(default_factory=dict)
+    # Rows a consent-gated source (location) must withhold at load (RULES.md §2): per source and file, per
+    # "<source>.<reason>" (no_grant, before_grant, after_withdrawal; unreadable_time, no_person, malformed), and the
+    # broken lines among them (withheld rather than quarantined: their person or time cannot be read).
+    withheld: dict[str, dict[str, int]] = field(default_factory=dict)
+    withheld_reasons: dict[str, int] = field(default_factory=dict)
+    withheld_lines: list[BadRow] = field(default_factory=list)
     expected_loaded_rows: dict[str, int] = field(default_factory=dict)
+    expected_withheld_rows: dict[str, int] = field(default_factory=dict)
     expected_keys: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -89,6 +96,13 @@ class GenerationReport:
 
     def bad_row(self, source: str, name: str, line: int, kind: str, column: str | None) -> None:
         self.bad_rows.append(BadRow(source, name, line, kind, column))
+
+    def withhold(self, source: str, name: str, reason: str, lines: int) -> None:
+        """``lines`` lines of file ``name`` that the loader must withhold for ``reason``."""
+        files = self.withheld.setdefault(source, {})
+        files[name] = files.get(name, 0) + lines
+        label = f"{source}.{reason}"
+        self.withheld_reasons[label] = self.withheld_reasons.get(label, 0) + lines
 
 
 class KeyTracker:
@@ -111,14 +125,21 @@ def finalise(report: GenerationReport, keys: KeyTracker) -> GenerationReport:
         files = report.files.get(source, {})
         report.files_written[source] = len(files)
         report.rows_written[source] = sum(files.values())
+        withheld = report.withheld.get(source, {})
         report.expected_loaded_rows[source] = sum(
-            n - bad_by_file.get((source, name), 0) for name, n in files.items() if (source, name) not in rejected
+            n - bad_by_file.get((source, name), 0) - withheld.get(name, 0)
+            for name, n in files.items() if (source, name) not in rejected
         )
+        if source in report.withheld:
+            report.expected_withheld_rows[source] = sum(withheld.values())
         if source in keys.keys:
             report.expected_keys[source] = len(keys.keys[source])
         elif source in keys.event_counts:
             report.expected_keys[source] = keys.event_counts[source]
     report.bad_rows.sort(key=lambda b: (b.source, b.file, b.line))
+    report.withheld_lines.sort(key=lambda b: (b.source, b.file, b.line))
+    report.withheld = {s: dict(sorted(f.items())) for s, f in sorted(report.withheld.items())}
+    report.withheld_reasons = dict(sorted(report.withheld_reasons.items()))
     report.files = {s: dict(sorted(f.items())) for s, f in sorted(report.files.items())}
     return report
 

@@ -13,9 +13,9 @@ days of the scenario:
 * day 4: the CRM, which still holds the erased requester, delivers them again: they are erased again at once;
 * later days: deliveries and runs only.
 
-After every run the day is checked: the run succeeded, rows in = loaded + quarantined for every file of the day
-(or the file was rejected with a reason), retention did what the day expects (blocked only on the day of the
-rejected file), no erased person is anywhere in the
+After every run the day is checked: the run succeeded, rows in = loaded + quarantined + withheld (location pings
+without consent) for every file of the day (or the file was rejected with a reason), retention did what the day
+expects (blocked only on the day of the rejected file), no erased person is anywhere in the
 raw layer or the marketing tables, and the Dagster run history holds exactly one run for the day. Person ids stay
 in this process's memory; what is reported are counts.
 """
@@ -51,6 +51,7 @@ class Day:
     rows_in: int = 0
     loaded: int = 0
     quarantined: int = 0
+    withheld: int = 0
     rejected_files: int = 0
     retention: str = ""
     blocked_by: list[str] = field(default_factory=list)
@@ -66,12 +67,12 @@ class Day:
     def row(self) -> str:
         retention = self.retention + (f" ({','.join(self.blocked_by)})" if self.blocked_by else "")
         return (f"{self.day:>3} {self.as_of} {self.wall_s:>7.1f} {self.files:>5} {self.rows_in:>8} {self.loaded:>8} "
-                f"{self.quarantined:>6} {self.rejected_files:>4} {retention:<34} {self.erased:>4} "
+                f"{self.quarantined:>6} {self.withheld:>6} {self.rejected_files:>4} {retention:<34} {self.erased:>4} "
                 f"{self.erased_again:>4}  {'ok' if self.green else 'FAIL: ' + '; '.join(self.problems)}")
 
 
-HEADER = (f"{'day':>3} {'as_of':<10} {'wall_s':>7} {'files':>5} {'rows_in':>8} {'loaded':>8} {'quar':>6} {'rej':>4} "
-          f"{'retention':<34} {'ers':>4} {'agn':>4}  check")
+HEADER = (f"{'day':>3} {'as_of':<10} {'wall_s':>7} {'files':>5} {'rows_in':>8} {'loaded':>8} {'quar':>6} {'whld':>6} "
+          f"{'rej':>4} {'retention':<34} {'ers':>4} {'agn':>4}  check")
 
 
 class Operation:
@@ -240,8 +241,8 @@ class Operation:
         day.erased_again = int(summary.get("erased_again", 0))
         if day.status != "success":
             day.problems.append(f"run {day.status}")
-        for status, rows_in, loaded, quarantined, reason in self.rows(
-                "select status, rows_in, rows_loaded, rows_quarantined, reason from raw.file_manifest "
+        for status, rows_in, loaded, quarantined, withheld, reason in self.rows(
+                "select status, rows_in, rows_loaded, rows_quarantined, rows_withheld, reason from raw.file_manifest "
                 "where as_of = ?", [day.as_of]):
             day.files += 1
             if status == "rejected":
@@ -252,8 +253,9 @@ class Operation:
             day.rows_in += rows_in
             day.loaded += loaded
             day.quarantined += quarantined
-            if rows_in != loaded + quarantined:
-                day.problems.append("rows in != loaded + quarantined")
+            day.withheld += withheld
+            if rows_in != loaded + quarantined + withheld:
+                day.problems.append("rows in != loaded + quarantined + withheld")
         expected = EXPECTED_RETENTION.get(day.day)
         if day.day > 0 and day.retention == "blocked" and day.day != 2:
             day.problems.append(f"retention blocked by {','.join(day.blocked_by)}")
