@@ -251,9 +251,13 @@ def personal_needles(warehouse: Path) -> set[str]:
         "select person_pseudonym from profiling.customer_profile",
         "select distinct reason from privacy.marketing_eligibility",
     ]
+    # A typed trip point can be a common place name ("Satama") that is also a fuel station's or a wash location's
+    # name, which the extract rightly holds: such words are not a trip's point in the extract.
+    shared = ["select station_name from raw.fuel", "select city from raw.fuel", "select wash_location from raw.wash"]
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return {str(v) for q in queries for (v,) in con.execute(q).fetchall() if v not in (None, "")}
+        values = {str(v) for q in queries for (v,) in con.execute(q).fetchall() if v not in (None, "")}
+        return values - {str(v) for q in shared for (v,) in con.execute(q).fetchall() if v not in (None, "")}
     finally:
         con.close()
 

@@ -133,7 +133,7 @@ OPS_TABLES: dict[str, OpsTable] = {t.name: t for t in (
             person_pseudonym varchar not null,
             received_on date not null,
             due_on date not null,
-            recorded_at timestamptz not null,
+            registered_at timestamptz not null,
             answered_on date,
             answered_at timestamptz,
             rows_exported bigint
@@ -144,7 +144,7 @@ OPS_TABLES: dict[str, OpsTable] = {t.name: t for t in (
             # the register is the proof that the request was answered: it outlives an erasure, by pseudonym
             "person_pseudonym": _pd("user.unique_id.pseudonymous", "person", "key", "retain_legal",
                                     legal_basis="GDPR Art. 5(2) and 12: proof that access requests were answered"),
-            "received_on": {}, "due_on": {}, "recorded_at": {}, "answered_on": {}, "answered_at": {},
+            "received_on": {}, "due_on": {}, "registered_at": {}, "answered_on": {}, "answered_at": {},
             "rows_exported": {},
         },
     ),

@@ -49,7 +49,7 @@ RETENTION_DDL: dict[str, str] = {
     # from: the subject's CRM row, which held their relationship_end, is gone. Keys of rows, no personal data.
     "legal_retention": """create table if not exists ops.legal_retention (
         relation varchar not null, row_key varchar not null, retention_from date not null, run_id varchar,
-        recorded_at timestamptz not null)""",
+        kept_at timestamptz not null)""",
     "quality_results": """create table if not exists ops.quality_results (
         run_id varchar, as_of date, checked_at timestamptz not null, suite varchar not null, rows bigint,
         expectations bigint, failed bigint, failed_rules varchar[], success boolean not null)""",

@@ -52,7 +52,7 @@ def record_access_request(settings: Settings, person_id: str, pseudonym: str) ->
         ensure_control_tables(con)
         request_id = "A" + uuid.uuid4().hex[:11]
         received = settings.as_of
-        con.execute("insert into ops.access_requests (request_id, person_pseudonym, received_on, due_on, recorded_at) "
+        con.execute("insert into ops.access_requests (request_id, person_pseudonym, received_on, due_on, registered_at) "
                     "values (?, ?, ?, ?, ?)", [request_id, pseudonym, received, due_date(received),
                                                datetime.now(timezone.utc)])
     return Request("access", request_id, pseudonym, received, due_date(received), None, "open",
@@ -64,7 +64,7 @@ def answer_access_request(con: duckdb.DuckDBPyConnection, pseudonym: str, answer
     open — an export without a registered request is still logged in ``ops.dsar_exports``)."""
     ensure_control_tables(con)
     open_ = con.execute("select request_id from ops.access_requests where person_pseudonym = ? and answered_on is "
-                        "null order by received_on, recorded_at limit 1", [pseudonym]).fetchall()
+                        "null order by received_on, registered_at limit 1", [pseudonym]).fetchall()
     if not open_:
         return None
     con.execute("update ops.access_requests set answered_on = ?, answered_at = ?, rows_exported = ? "

@@ -33,7 +33,7 @@ NEXT_DAY = AS_OF + timedelta(days=1)
 # Columns that record when or in which run something happened, not what the warehouse holds.
 CLOCK_COLUMNS = {"_loaded_at", "loaded_at", "quarantined_at", "seen_at", "anonymised_at", "requested_at",
                  "executed_at", "created_at", "checked_at", "started_at", "finished_at", "approved_at", "held_at",
-                 "released_at", "run_id", "_run_id", "validated_at", "built_at", "_built_at"}
+                 "released_at", "run_id", "_run_id", "validated_at", "built_at", "_built_at", "kept_at", "registered_at"}
 # Logs with one row per run (a killed run may or may not have written its row): compared by their last state only
 # through the tables they describe, not row by row.
 RUN_LOGS = {"ops.retention_plans", "ops.retention_plan_subjects", "ops.retention_runs", "ops.quality_results",
