@@ -253,11 +253,20 @@ def personal_needles(warehouse: Path) -> set[str]:
     ]
     # A typed trip point can be a common place name ("Satama") that is also a fuel station's or a wash location's
     # name, which the extract rightly holds: such words are not a trip's point in the extract.
-    shared = ["select station_name from raw.fuel", "select city from raw.fuel", "select wash_location from raw.wash"]
+    # (and a typed point can be a company's or a station's address or town: any value a mart cell holds as such)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         values = {str(v) for q in queries for (v,) in con.execute(q).fetchall() if v not in (None, "")}
-        return values - {str(v) for q in shared for (v,) in con.execute(q).fetchall() if v not in (None, "")}
+        points = {str(v) for (v,) in con.execute("select unnest([start_point, end_point]) from raw.drive_log")
+                  .fetchall() if v}
+        shared = {str(v) for q in ["select station_name from raw.fuel", "select city from raw.fuel",
+                                   "select wash_location from raw.wash"] + [
+                      f'select "{c}" from "{t_s}"."{t}"' for t_s, t, c in con.execute(
+                          "select table_schema, table_name, column_name from information_schema.columns where "
+                          "table_schema = 'marts' and data_type = 'VARCHAR'").fetchall()]
+                  for (v,) in con.execute(q).fetchall() if v not in (None, "")}
+        common = {p for p in points if any(p in v for v in shared)}   # "Satama" in a station's name
+        return values - common
     finally:
         con.close()
 
