@@ -1,17 +1,19 @@
-"""A run costs what changed (issue: runs that cost what changed): with no landing file waiting, on the same as-of
-day, with no new erasure request and no erasure since the last successful build, a run launches without the dbt
-assets — Dagster's run shows nothing built — and everything else still runs; an erasure request or an applied
-erasure makes the next run build and test again."""
+"""A run costs what changed (``dagster_project.build_state``, ``defs/selection.py``): operated as a user would —
+a run after day one's erasure, a run with nothing new, one fuel file, the next day with no file, an erasure
+request — each run builds exactly the dbt models downstream of what changed (Dagster's materialisations say so),
+nothing at all when nothing changed, and every data test of what it built passes."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.support import AS_OF
 from tests.support.cli import fleetdw, fleetdw_subprocess
 
 
@@ -22,22 +24,51 @@ def home(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dst
 
 
-def run(home: Path) -> dict:
-    return json.loads(fleetdw_subprocess(home, "run", "--json").stdout.splitlines()[0])
+def run(home: Path, **env: str) -> dict:
+    return json.loads(fleetdw_subprocess(home, "run", "--json", **env).stdout.splitlines()[0])
 
 
-def dbt_materialisations(home: Path, run_id: str) -> int:
-    """How many dbt models Dagster recorded as materialised by the run."""
+def dbt_materialised(home: Path, run_id: str) -> set:
+    """The dbt models Dagster recorded as materialised by the run."""
     import dagster as dg
 
     from dagster_project.defs.dbt import warehouse_dbt
 
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-        return sum(1 for r in records if r.event_log_entry.dagster_event.asset_key in warehouse_dbt.keys)
+        return {r.event_log_entry.dagster_event.asset_key for r in records
+                if r.event_log_entry.dagster_event.asset_key in warehouse_dbt.keys}
 
 
-def test_a_run_with_nothing_new_does_no_dbt_work_and_an_erasure_request_builds_again(home: Path):
+def dbt_materialisations(home: Path, run_id: str) -> int:
+    return len(dbt_materialised(home, run_id))
+
+
+def reader_keys(input_name: str) -> set:
+    """The asset keys of the dbt models that read an input (build_state.readers)."""
+    from dagster_project.build_state import readers
+    from dagster_project.defs.dbt import TRANSLATOR
+    from dagster_project.manifest import load_manifest
+
+    manifest = load_manifest()
+    return {TRANSLATOR.get_asset_key(manifest["nodes"][uid]) for uid in readers(manifest)[input_name]}
+
+
+@pytest.fixture(scope="module")
+def next_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deliveries of the day after the day-one landing zone (same persons and seed)."""
+    out = tmp_path_factory.mktemp("next_day") / "landing"
+    nxt = (AS_OF + timedelta(days=1)).isoformat()
+    fleetdw_subprocess(out.parent, "generate", "--out", str(out), "--persons", "150", "--seed", "7",
+                       "--start", AS_OF.isoformat(), "--as-of", nxt)
+    return out
+
+
+def test_a_run_builds_what_changed_since_the_build_that_covered_it(home: Path, next_day: Path):
+    from dagster_project.defs.resources import WarehouseResource
+    from dagster_project.defs.sensors import landing_sensor
+    import dagster as dg
+
     builds = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         assert builds.execute("select count(*) from ops.dbt_builds").fetchall()[0][0] == 1   # day one's build
@@ -47,7 +78,7 @@ def test_a_run_with_nothing_new_does_no_dbt_work_and_an_erasure_request_builds_a
     finally:
         builds.close()
 
-    # day one's run erased the persons due after its build: the raw layer changed, so the next run builds and tests
+    # day one's run erased the persons due after its build: what the erasure changed is built and tested again
     after_erasure = run(home)
     assert after_erasure["warehouse"] == "built" and after_erasure["checks"]["failed"] == 0
     assert after_erasure["retention"]["status"] == "nothing_due"
@@ -55,10 +86,40 @@ def test_a_run_with_nothing_new_does_no_dbt_work_and_an_erasure_request_builds_a
     assert unchanged["status"] == "success" and unchanged["warehouse"] == "unchanged"
     assert unchanged["models_built"] == 0 and unchanged["checks"]["passed"] == 0
     assert dbt_materialisations(home, unchanged["run_id"]) == 0
-    assert unchanged["retention"]["status"] == "nothing_due" and "privacy" in unchanged and "quality" in unchanged
+    assert unchanged["retention"]["status"] == "nothing_due"
+    # the steps that read only dbt's output had nothing new to read: left out of the run, honestly absent
+    assert "privacy" not in unchanged and "quality" not in unchanged
 
-    fleetdw(home, "erase", person, "--reason", "ticket 12")
-    built = run(home)
-    assert built["warehouse"] == "built" and built["models_built"] > 40 and built["checks"]["failed"] == 0
-    assert dbt_materialisations(home, built["run_id"]) > 40
-    assert built["retention"]["status"] == "applied"
+    # one fuel file: the raw assets, fuel's descendants and the steps after dbt
+    fuel = sorted((next_day / "fuel").iterdir())
+    assert fuel, "the generator delivers a fuel file every day"
+    for f in fuel:
+        shutil.copy(f, home / "landing" / "fuel" / f.name)
+    # the landing sensor asks for the selection the CLI launches
+    request = landing_sensor(dg.build_sensor_context(resources={"warehouse": WarehouseResource(
+        home=str(home), as_of=AS_OF.isoformat())})).run_requests[0]
+    assert request.asset_selection is not None and reader_keys("source:fuel") <= set(request.asset_selection)
+    assert not (reader_keys("source:web") - reader_keys("source:fuel")) & set(request.asset_selection)
+    one_file = run(home)
+    assert one_file["status"] == "success" and one_file["ingested"]["fuel"] > 0
+    assert one_file["build"] == {"models": len(reader_keys("source:fuel")), "complete": False,
+                                 "changed": ["source:fuel"]}
+    assert dbt_materialised(home, one_file["run_id"]) == reader_keys("source:fuel")
+    assert one_file["checks"]["failed"] == 0 and one_file["checks"]["passed"] > 0
+    assert one_file["quality"]["rows_validated"] > 0      # the new fuel batch was validated
+
+    # the next day with nothing delivered: the models that read the date (ages, active contracts, eligibility,
+    # ...) and what is downstream of them, not the whole warehouse
+    next_as_of = (AS_OF + timedelta(days=1)).isoformat()
+    day_two = run(home, FLEETDW_AS_OF=next_as_of)
+    assert day_two["status"] == "success" and "as_of" in day_two["build"]["changed"]
+    built = dbt_materialised(home, day_two["run_id"])
+    assert reader_keys("as_of") <= built and built < reader_keys("project")
+    assert day_two["checks"]["failed"] == 0
+
+    # an erasure request makes the persons' eligibility, profiles and what reads them stale
+    fleetdw(home, "erase", person, "--reason", "ticket 12", FLEETDW_AS_OF=next_as_of)
+    requested = run(home, FLEETDW_AS_OF=next_as_of)
+    assert requested["warehouse"] == "built" and "erasure_requests" in requested["build"]["changed"]
+    assert reader_keys("erasure_requests") <= dbt_materialised(home, requested["run_id"])
+    assert requested["checks"]["failed"] == 0 and requested["retention"]["status"] == "applied"

@@ -59,10 +59,13 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         c.print(f"Schema drift in {d['source']}/{d['file']}: unknown column(s) {', '.join(d['columns'])} not loaded")
     if summary.get("warehouse") == "unchanged":
         c.print("Warehouse: unchanged since its last build (no new file, same as-of day, no new erasure request or "
-                "erasure): nothing rebuilt; `fleetdw run --full-refresh` rebuilds everything")
+                "erasure): nothing rebuilt, quality suites and privacy measurements stand as of that build; "
+                "`fleetdw run --full-refresh` rebuilds everything")
     elif "checks" in summary:
         checks = summary["checks"]
-        c.print(f"Warehouse: {summary.get('models_built', 0)} models built; data tests {checks['passed']} passed, "
+        build = summary.get("build", {})
+        scope = "" if build.get("complete", True) else f" (only what changed: {_inputs(build.get('changed', []))})"
+        c.print(f"Warehouse: {summary.get('models_built', 0)} models built{scope}; data tests {checks['passed']} passed, "
                 f"{checks['failed']} failed" + (f" ({', '.join(checks['failed_names'][:10])})"
                                                   if checks["failed_names"] else ""))
     if "privacy" in summary:
@@ -102,3 +105,14 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         c.print(f"  Query the data:  python -c \"import duckdb; con = duckdb.connect('{settings.warehouse}', "
                 f"read_only=True); print(con.sql('show all tables'))\"")
         c.print(f"  Quarantine:      select source, reason, count(*) from raw.quarantine group by all")
+
+
+def _inputs(changed: list[str]) -> str:
+    """The changed inputs of a partial build, in words (names of sources and tables only)."""
+    sources = [c.removeprefix("source:") for c in changed if c.startswith("source:")]
+    tables = [c.removeprefix("relation:") for c in changed if c.startswith("relation:")]
+    words = ([f"new data in {', '.join(sources)}"] if sources else []) + \
+        (["a new as-of day"] if "as_of" in changed else []) + \
+        (["erasure requests"] if "erasure_requests" in changed else []) + \
+        ([f"erasure changes in {', '.join(tables)}"] if tables else [])
+    return "; ".join(words) or "changed inputs"

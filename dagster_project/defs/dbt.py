@@ -6,15 +6,17 @@ executor runs one step at a time); the warehouse file reaches dbt's profile as a
 """
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from dagster_project.build_state import input_state, record_build
+from dagster_project.build_state import BUILT, input_values, record_build
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.warehouse import open_warehouse
-from dagster_project.manifest import DBT_DIR, dbt_executable, ensure_manifest
+from dagster_project.manifest import DBT_DIR, dbt_executable, ensure_manifest, load_manifest
 
 
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
@@ -52,27 +54,51 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
+def target_path(settings, step: str) -> Path:
+    """dbt's artifacts of one invocation, under the home (never in the repository): ``<home>/dbt/<step>``, replaced
+    by the next invocation of the same step, so a home keeps one set of artifacts per step however many runs it
+    has seen. They hold compiled SQL, run results and the manifest — never a row's value or the pseudonym key."""
+    path = settings.home / "dbt" / step
+    if path.exists():
+        for item in path.iterdir():
+            if item.name != "partial_parse.msgpack":   # dbt's own parse cache: reused while project and vars hold
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dbt_vars(settings) -> list[str]:
+    return ["--vars", json.dumps({"as_of": settings.as_of.isoformat(), "warehouse": str(settings.warehouse),
+                                  "home": str(settings.home)})]
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR)
 def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                   config: DbtBuildConfig):
+    """``dbt build`` of the selected models (all of them, or — a run's asset selection — those whose inputs
+    changed, ``dagster_project.build_state``); dagster-dbt turns a subset into ``--select``."""
     settings = warehouse.settings()
+    manifest = load_manifest()
     with open_warehouse(settings, read_only=True) as con:
-        state = input_state(con, settings.as_of)      # what this build is built from (dagster_project.build_state)
+        values = input_values(con, settings.as_of, manifest)   # what this build is built from
     # No dbt log file: a failing model's message can quote a value, and logs hold no personal data.
     invocation = dbt.cli(["--log-level-file", "none", "build", *(["--full-refresh"] if config.full_refresh else []),
-                          "--vars", json.dumps({"as_of": settings.as_of.isoformat(), "warehouse": str(settings.warehouse),
-                                                "home": str(settings.home)})],
-                         context=context, raise_on_error=False)
+                          *dbt_vars(settings)],
+                         context=context, raise_on_error=False, target_path=target_path(settings, "build"))
     yield from invocation.stream()
     run_results = invocation.get_artifact("run_results.json")
     errors = model_errors(run_results)
     if errors or not invocation.is_successful() and not _tests_failed(run_results):
         # A model that does not build is a failure of the pipeline; a failing data test is a finding.
         raise dg.Failure(f"dbt build failed: {len(errors)} model(s) in error", metadata={"models_in_error": errors})
-    if invocation.is_successful() and not context.is_subset:
-        # every model built and every test passed: a later run on the same inputs needs no dbt work
+    if invocation.is_successful():
+        # every selected model built and every test passed: later runs need not build them again until one of
+        # their inputs changes
+        built = {r["unique_id"] for r in run_results.get("results", []) if r["unique_id"].startswith(BUILT)
+                 and r["status"] == "success"}
         with open_warehouse(settings) as con:
-            record_build(con, context.run.run_id, state)
+            covered = record_build(con, context.run.run_id, settings.as_of, manifest, values, built)
+        context.log.info(f"dbt: {len(built)} model(s) built; {len(covered)} input(s) up to date")
 
 
 def _tests_failed(run_results: dict) -> bool:

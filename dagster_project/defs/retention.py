@@ -11,12 +11,11 @@ the step runs the dbt models downstream of what it changed (``retention/rebuild.
 erasure are those the next build would give.
 """
 
-import json
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.defs.dbt import dbt_project, warehouse_dbt
+from dagster_project.defs.dbt import dbt_project, dbt_vars, target_path, warehouse_dbt
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.retention import policy as P
@@ -81,10 +80,9 @@ def _rebuild_after_erasure(settings, run_id: str, dbt: DbtCliResource) -> int:
         select = rebuild_selection(con, load_manifest(), run_id)
     if not select:
         return 0
-    invocation = dbt.cli(["--log-level-file", "none", "run", "--select", " ".join(select), "--vars",
-                          json.dumps({"as_of": settings.as_of.isoformat(), "warehouse": str(settings.warehouse),
-                                      "home": str(settings.home)})],
-                         manifest=dbt_project.manifest_path, raise_on_error=False)
+    invocation = dbt.cli(["--log-level-file", "none", "run", "--select", " ".join(select), *dbt_vars(settings)],
+                         manifest=dbt_project.manifest_path, raise_on_error=False,
+                         target_path=target_path(settings, "rebuild"))
     invocation.wait()
     results = invocation.get_artifact("run_results.json").get("results", [])
     failed = [r["unique_id"].split(".")[-1] for r in results if r["status"] == "error"]

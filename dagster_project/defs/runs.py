@@ -182,7 +182,9 @@ def _privacy_summary(job: JobRun) -> dict[str, Any]:
 
 
 def _quality_summary(job: JobRun) -> dict[str, Any]:
-    quality = job.materialisations.get(QUALITY_KEY, {})
+    if QUALITY_KEY not in job.materialisations:
+        return {}   # not part of the run (nothing was built: see defs/selection.py) or failed before it ended
+    quality = job.materialisations[QUALITY_KEY]
     suites = [(key.name, meta) for key, _, meta in job.checks if key.asset_key == QUALITY_KEY]
     return {"quality": {
         "suites": int(quality.get("suites", 0)),
@@ -209,27 +211,19 @@ def finding_steps(job: JobRun) -> set[str]:
     return {retention_plan.op.name} if PLAN_KEY in job.materialisations and gate_failed else set()
 
 
-def without_dbt() -> list[dg.AssetKey]:
-    """Every materialisable asset of the pipeline but the dbt models (a run whose inputs did not change)."""
-    from dagster_project.definitions import defs
-
-    graph = defs.resolve_asset_graph()
-    return sorted((k for k in graph.materializable_asset_keys if k not in warehouse_dbt.keys),
-                  key=lambda k: k.to_user_string())
-
-
 def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, Any]:
-    """``fleetdw run``: the whole pipeline as one Dagster run, and its summary. When no landing file is waiting and
-    the last successful build saw the inputs the warehouse has now (``build_state``), the run leaves the dbt assets
-    out; ``full_refresh`` builds everything, incremental models from scratch."""
-    from dagster_project.build_state import up_to_date
+    """``fleetdw run``: the pipeline as one Dagster run, and its summary. The run selects the dbt models whose inputs
+    changed since the build that last covered them (``defs/selection.py``): all of them on a new warehouse or with
+    ``full_refresh`` (incremental models then rebuilt from scratch), none when nothing changed."""
+    from dagster_project.defs.selection import asset_keys, build_plan
 
     require_landing(settings)
-    unchanged = not full_refresh and up_to_date(settings)
+    plan = build_plan(settings, full_refresh)
     job = execute(settings, "fleetdw_pipeline",
                   extra_run_config={"ops": {"warehouse_dbt": {"config": {"full_refresh": True}}}} if full_refresh else None,
-                  asset_selection=without_dbt() if unchanged else None,
-                  tags={"fleetdw/dbt": "unchanged" if unchanged else "full_refresh" if full_refresh else "build"})
+                  asset_selection=asset_keys(plan),
+                  tags={"fleetdw/dbt": "full_refresh" if full_refresh else "unchanged" if plan.nothing
+                        else "complete" if plan.complete else "selected"})
     failed = sorted(set(job.failed_steps) - finding_steps(job))
     summary: dict[str, Any] = {
         "as_of": settings.as_of.isoformat(),
@@ -241,7 +235,8 @@ def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, An
         summary["errors"] = {step: job.errors.get(step, "failed") for step in failed}
     for part in (_ingest_summary, _dbt_summary, _privacy_summary, _quality_summary, _retention_summary):
         summary.update(part(job))
-    summary["warehouse"] = "unchanged" if unchanged else "built"
+    summary["warehouse"] = "unchanged" if plan.nothing else "built"
+    summary["build"] = plan.describe()
     summary.update(_driver_assistant_summary(settings))
     return summary
 

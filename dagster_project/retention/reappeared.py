@@ -7,6 +7,10 @@ declarations that drive erasure, ``selection.raw_targets``) are pseudonymised an
 persons found are erased again at once — through every layer, the new archive files included, with the same
 verification — before dbt builds anything from them. No gate applies: the erasure was planned, gated and carried
 out before; this removes a new copy of data that must not exist. Each re-erasure is audited like the first.
+
+The check costs what arrived: ``ops.reappeared_checks`` keeps, per raw relation, the newest load already checked
+(advanced only after the check found nothing or the re-erasure was verified), so a run reads only the rows of
+loads no check has seen — also those of a run killed between its load and its check.
 """
 
 from __future__ import annotations
@@ -37,8 +41,29 @@ def erased_pseudonyms(con) -> set[str]:
         "select distinct person_pseudonym from ops.erasure_audit where person_pseudonym is not null").fetchall()}
 
 
-def reappeared(con, settings: Settings, manifest, relations: list[str] | None = None) -> dict[str, str]:
-    """person_id -> pseudonym of every erased person whose id is in the raw layer again."""
+CHECKS_DDL = "create table if not exists ops.reappeared_checks (relation varchar primary key, load_id bigint not null)"
+
+
+def _newest_loads(con, relations: list[str]) -> dict[str, int]:
+    return {r: int(con.execute(f"select coalesce(max(_load_id), 0) from {r}").fetchall()[0][0]) for r in relations}
+
+
+def _checked(con) -> dict[str, int]:
+    if not S.relation_exists(con, "ops.reappeared_checks"):
+        return {}
+    return dict(con.execute("select relation, load_id from ops.reappeared_checks").fetchall())
+
+
+def _record_checked(con, newest: dict[str, int]) -> None:
+    con.execute(CHECKS_DDL)
+    for relation, load_id in newest.items():
+        con.execute("insert or replace into ops.reappeared_checks values (?, ?)", [relation, load_id])
+
+
+def reappeared(con, settings: Settings, manifest, relations: list[str] | None = None,
+               since: dict[str, int] | None = None) -> dict[str, str]:
+    """person_id -> pseudonym of every erased person whose id is in the raw layer again (in the rows of loads
+    newer than ``since[relation]`` when given)."""
     erased = erased_pseudonyms(con)
     if not erased:
         return {}
@@ -46,9 +71,10 @@ def reappeared(con, settings: Settings, manifest, relations: list[str] | None = 
     for relation, columns in person_key_columns(con, manifest).items():
         if relations is not None and relation not in relations:
             continue
+        newer = f" and _load_id > {int(since[relation])}" if since and relation in since else ""
         for column in columns:
             ids |= {v for (v,) in con.execute(
-                f'select distinct "{column}" from {relation} where "{column}" is not null').fetchall()}
+                f'select distinct "{column}" from {relation} where "{column}" is not null{newer}').fetchall()}
     pseudo = pseudonymiser(settings.home)
     return {p: s for p in sorted(ids) if (s := pseudo(p)) in erased}
 
@@ -59,10 +85,20 @@ def erase_reappeared(settings: Settings, run_id: str | None, relations: list[str
         if not erased_pseudonyms(con):      # the usual case: nothing was ever erased
             return None
         manifest = load_manifest()
-        found = reappeared(con, settings, manifest, relations)
+        keyed = [r for r in person_key_columns(con, manifest) if relations is None or r in relations]
+        newest = _newest_loads(con, keyed)
+        checked = _checked(con)
+        if all(checked.get(r, -1) >= n for r, n in newest.items()):
+            return None                     # no load since the last check
+        found = reappeared(con, settings, manifest, keyed, checked)
         if not found:
+            _record_checked(con, newest)
             return None
         persons = con.execute("select count(*) from raw.crm_persons_current").fetchall()[0][0]
         plan = Plan(settings.as_of, persons, {p: REASON for p in found}, found)
         plan.shorter = shorter_policy_counts(con, settings.as_of)
-    return apply_plan(settings, plan, run_id, manifest)
+    outcome = apply_plan(settings, plan, run_id, manifest)
+    if outcome.verification == "passed":
+        with open_warehouse(settings) as con:
+            _record_checked(con, newest)
+    return outcome
