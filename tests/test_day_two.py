@@ -255,3 +255,31 @@ def test_a_sensor_run_while_a_cli_run_is_in_progress_is_queued_behind_it(tmp_pat
         instance.report_run_failed(cli_run)    # (any end of the fleetdw run)
         dequeued = daemon._get_runs_to_dequeue(instance, instance.get_concurrency_config(), None)
         assert [r.run_id for r in dequeued] == [sensor_run.run_id]
+
+
+def test_a_fleetdw_run_while_a_daemon_run_is_in_progress_ends_busy(tmp_path: Path, monkeypatch):
+    """The other direction: a run the daemon launched (sensor, schedule or UI) is in progress, so ``fleetdw run``
+    ends with the one-line busy error and exit 2 instead of writing the warehouse beside it; once the daemon's run
+    has ended, it is no longer refused."""
+    import dagster as dg
+
+    from dagster_project.defs.runs import _refuse_beside_daemon_runs, instance_for
+    from dagster_project.definitions import defs
+    from dagster_project.settings import Settings
+    from tests.support import AS_OF
+    from tests.support.cli import fleetdw
+
+    home = tmp_path / "home"
+    (home / "landing").mkdir(parents=True)
+    settings = Settings.resolve(str(home), as_of=AS_OF)
+    monkeypatch.setenv("FLEETDW_HOME", str(home))     # as `dagster dev` would have it
+    with instance_for(settings) as instance:
+        daemon_run = instance.create_run_for_job(defs.resolve_job_def("fleetdw_pipeline"),
+                                                 tags={"fleetdw/trigger": "landing"},
+                                                 status=dg.DagsterRunStatus.STARTED)
+    busy = fleetdw(home, "run", check=False)
+    assert busy.returncode == 2 and "busy" in busy.stderr and "Traceback" not in busy.stderr
+    assert len(busy.stderr.strip().splitlines()) == 1
+    with instance_for(settings) as instance:
+        instance.report_run_failed(instance.get_run_by_id(daemon_run.run_id))
+        _refuse_beside_daemon_runs(instance, settings)      # no longer busy

@@ -92,6 +92,19 @@ def _fail_abandoned_runs(instance: dg.DagsterInstance) -> None:
         instance.report_run_failed(run)
 
 
+def _refuse_beside_daemon_runs(instance: dg.DagsterInstance, settings: Settings) -> None:
+    """A run the daemon launched (sensor, schedule, the UI) and still in progress holds the warehouse between its
+    steps too: a ``fleetdw`` command then ends with the one-line "busy" error rather than writing beside it (the
+    daemon's queue already keeps its runs behind a ``fleetdw`` run)."""
+    running = [r for r in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
+                                                                      dg.DagsterRunStatus.STARTING]))
+               if r.tags.get("fleetdw/trigger") != CLI_TRIGGER["fleetdw/trigger"]]
+    if running:
+        raise WarehouseLocked(f"the warehouse {settings.warehouse} is busy: Dagster run {running[0].run_id[:8]} "
+                              f"(started by {running[0].tags.get('fleetdw/trigger', 'the daemon or the UI')}) is in "
+                              "progress; try again when it has finished")
+
+
 def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] | None = None,
             tags: dict[str, str] | None = None, asset_selection: list[dg.AssetKey] | None = None) -> JobRun:
     with one_command_at_a_time(settings):
@@ -113,6 +126,7 @@ def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] 
         # dagster-dbt echoes dbt's log lines to stdout; stdout belongs to the command's own output (``--json``),
         # and the structured events are in Dagster's event log anyway.
         with instance_for(settings) as instance, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            _refuse_beside_daemon_runs(instance, settings)
             _fail_abandoned_runs(instance)
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                             asset_selection=asset_selection,
@@ -215,15 +229,14 @@ def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, An
     """``fleetdw run``: the pipeline as one Dagster run, and its summary. The run selects the dbt models whose inputs
     changed since the build that last covered them (``defs/selection.py``): all of them on a new warehouse or with
     ``full_refresh`` (incremental models then rebuilt from scratch), none when nothing changed."""
-    from dagster_project.defs.selection import asset_keys, build_plan
+    from dagster_project.defs.selection import asset_keys, build_plan, run_tags
 
     require_landing(settings)
     plan = build_plan(settings, full_refresh)
     job = execute(settings, "fleetdw_pipeline",
                   extra_run_config={"ops": {"warehouse_dbt": {"config": {"full_refresh": True}}}} if full_refresh else None,
                   asset_selection=asset_keys(plan),
-                  tags={"fleetdw/dbt": "full_refresh" if full_refresh else "unchanged" if plan.nothing
-                        else "complete" if plan.complete else "selected"})
+                  tags=run_tags(plan, full_refresh))
     failed = sorted(set(job.failed_steps) - finding_steps(job))
     summary: dict[str, Any] = {
         "as_of": settings.as_of.isoformat(),

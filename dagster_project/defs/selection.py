@@ -60,3 +60,10 @@ def asset_keys(plan: BuildPlan) -> list[dg.AssetKey] | None:
     rest = {k for k in graph.materializable_asset_keys if k not in warehouse_dbt.keys
             and not (plan.nothing and k in AFTER_DBT_ONLY)}
     return sorted(rest | (dbt & set(warehouse_dbt.keys)), key=lambda k: k.to_user_string())
+
+
+def run_tags(plan: BuildPlan, full_refresh: bool = False) -> dict[str, str]:
+    """What a run builds and why, as run tags the UI shows (input names, never a value)."""
+    return {"fleetdw/dbt": "full_refresh" if full_refresh else "unchanged" if plan.nothing
+            else "complete" if plan.complete else "selected",
+            "fleetdw/changed": (",".join(plan.changed) or "nothing")[:250]}

@@ -6,7 +6,7 @@ import hashlib
 import dagster as dg
 
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.selection import asset_keys, build_plan
+from dagster_project.defs.selection import asset_keys, build_plan, run_tags
 from ingest.contracts import SOURCES
 from ingest.loader import landing_files
 
@@ -29,9 +29,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     if not new:
         return dg.SensorResult(skip_reason=dg.SkipReason("no new landing files"))
     run_key = hashlib.sha256("\n".join(f"{m}:{n}" for m, n in new).encode()).hexdigest()[:16]
+    # only the models downstream of what arrived (and of anything else that changed) are built
+    plan = build_plan(warehouse.settings())
     return dg.SensorResult(
-        # only the models downstream of what arrived (and of anything else that changed) are built
-        run_requests=[dg.RunRequest(run_key=run_key, asset_selection=asset_keys(build_plan(warehouse.settings())),
-                                    tags={"fleetdw/trigger": "landing", "fleetdw/files": str(len(new))})],
+        run_requests=[dg.RunRequest(run_key=run_key, asset_selection=asset_keys(plan),
+                                    tags={"fleetdw/trigger": "landing", "fleetdw/files": str(len(new)),
+                                          **run_tags(plan)})],
         cursor=str(max(m for m, _ in new)),
     )
