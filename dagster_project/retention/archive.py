@@ -2,8 +2,11 @@
 landing-files policy.
 
 An archive file of a load the subjects appear in is rewritten next to itself with their lines blanked (so every
-other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of every selected row, numbered as the loader numbered them, see
-``ingest/lines.py``) and by identifier, and dropped by content. A rejected or duplicate file that holds an
+other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of
+every selected row, numbered as the loader numbered them, see ``ingest/lines.py``) and by identifier (one
+multi-pattern ``grep -F`` pass over the file's text, ``needles.grep_fixed``), and dropped by content. The rewrite
+streams the file in large pieces (no per-line I/O; gzip at level 1) and runs on two threads (zlib and grep work
+outside the GIL). A rejected or duplicate file that holds an
 identifier, and every file past the landing-files period, is deleted. Nothing here touches the live files: the
 rewrites are written under a temporary name and the erasure records the file actions in its transaction
 (``retention/swap.py`` completes them after the swap).
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -20,51 +25,67 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.retention import policy as P
-from dagster_project.retention.needles import PrivateQueryError, pattern, private_query
+from dagster_project.retention.needles import fixed_strings, grep_fixed
 from dagster_project.settings import Settings
 from ingest.contracts import SOURCES
-from ingest.lines import numbered_lines_sql
-from ingest.validation import q
 
 ERASING_SUFFIX = ".erasing-"   # a rewritten archive file waiting to replace the original
 
 FileAction = tuple[str, str, str | None]   # (path, "replace" | "delete", rewritten file for "replace")
 
 
-def matching_lines(path: Path, needle: str, numbers: set[int] | None = None) -> set[str] | None:
-    """The text of the lines of a landing file that hold a needle or whose number is in ``numbers`` (kept in
-    memory only). None when the file cannot be read as lines."""
-    scan = duckdb.connect()
-    try:
-        scan.execute("create temp table _n as select unnest(?::bigint[]) as n", [sorted(numbers or [])])
-        return {line for (line,) in private_query(scan, f"""
-            select line from ({numbered_lines_sql(path, 'n')})
-            where n in (select n from _n) or regexp_matches(line, {q(needle)})""")}
-    except PrivateQueryError:
-        return None
-    finally:
-        scan.close()
+CHUNK = 32 << 20   # bytes of a file's text held at a time (a piece ends at a line break)
+
+
+def _separator(first: bytes) -> bytes:
+    """The line break of a file, from its first piece: ``\n`` (``\r\n`` included, the ``\r`` stays with the line),
+    or ``\r`` for a file that has no ``\n`` at all (the loader's reader counts those lines too)."""
+    return b"\r" if b"\n" not in first and b"\r" in first else b"\n"
+
+
+def _is_gzip(path: Path) -> bool:
+    """By the file's first bytes, not its name: a rewritten file waits under a name that ends in its run id."""
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _pieces(path: Path) -> Iterator[tuple[bytes, bytes]]:
+    """``(piece, line break)``: the (gzip read through) text of a file in pieces of about :data:`CHUNK` bytes,
+    each ending with a line break but the last. Streams: at most one piece is in memory."""
+    with (gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")) as f:
+        rest, sep = b"", None
+        while block := f.read(CHUNK):
+            block, sep = rest + block, sep or _separator(block)
+            cut = block.rfind(sep) + 1
+            if cut:
+                yield block[:cut], sep
+            rest = block[cut:]
+        if rest:
+            yield rest, sep or _separator(rest)
+
+
+def lines_holding(text: bytes, sep: bytes, needles: set[str]) -> list[int]:
+    """The 1-based numbers of the lines of ``text`` (split at ``sep``) that hold any needle, found in one pass."""
+    if not needles:
+        return []
+    _, out = grep_fixed(needles, ["-n"], text if sep == b"\n" else text.replace(sep, b"\n"))
+    return [int(line.split(b":", 1)[0]) for line in out.splitlines()]
 
 
 def file_holds(path: Path, needles: set[str]) -> bool:
-    """Whether a file's lines (or, for a file that is no text, its bytes) hold any needle."""
+    """Whether the bytes of a file (gzip read through; a file that does not decompress, as it is) hold any
+    needle: one multi-pattern pass per piece."""
     if not needles:
         return False
-    lines = matching_lines(path, pattern(needles))
-    if lines is not None:
-        return bool(lines)
-    data = _file_text(path)
-    return any(n.encode() in data for n in needles)
-
-
-def _file_text(path: Path) -> bytes:
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError):
-            return data
-    return data
+    _, broken = fixed_strings(needles)
+    try:
+        for text, _ in _pieces(path):
+            if grep_fixed(needles, ["-q"], text)[0] or any(n in text for n in broken):
+                return True
+        return False
+    except (OSError, EOFError, zlib.error):
+        data = path.read_bytes()
+        return grep_fixed(needles, ["-q"], data)[0] or any(n in data for n in broken)
 
 
 def blank_record(src: Path) -> bytes:
@@ -82,17 +103,30 @@ def blank_record(src: Path) -> bytes:
     return (delimiter * max(len(header) - 1, 0)).encode()
 
 
-def _rewrite_without(src: Path, tmp: Path, drop: set[str]) -> None:
-    """Stream ``src`` into ``tmp`` with every line whose text is in ``drop`` replaced by :func:`blank_record`
-    (matched by content; gzip in, gzip out at a fast level). Line numbers stay as the loader gave them."""
-    gz = src.name.endswith(".gz")
-    encoded = {d.encode("utf-8") for d in drop}
+def _rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str]) -> None:
+    """Write ``src`` to ``tmp`` with the lines numbered in ``numbers`` (the lineage) and those holding a needle
+    replaced by :func:`blank_record`, and every other line with the same text as one of them too (dropped by
+    content, as the lineage of a row points at its text). Line numbers stay as the loader gave them. Streams in
+    pieces: a first pass finds the texts, a second writes (gzip in, gzip out at level 1, one write per piece);
+    a file of one piece is read once."""
+    drop: set[bytes] = set()
+    offset, pieces, first = 0, 0, None
+    for text, sep in _pieces(src):
+        pieces += 1
+        lines = text.split(sep)
+        first = (lines, sep) if pieces == 1 else None
+        count = len(lines) - text.endswith(sep)
+        found = {offset + n for n in lines_holding(text, sep, needles)}
+        for n in found | {n for n in numbers if offset < n <= offset + count}:
+            body = lines[n - offset - 1]
+            drop.add(body[:-1] if body.endswith(b"\r") else body)
+        offset += count
+    drop.discard(b"")
     blank = blank_record(src)
-    opener = (lambda p, m: gzip.open(p, m, compresslevel=1)) if gz else (lambda p, m: open(p, m))
-    with (gzip.open(src, "rb") if gz else open(src, "rb")) as fin, opener(tmp, "wb") as fout:
-        for line in fin:
-            body = line.rstrip(b"\r\n")
-            fout.write(line if body not in encoded else blank + line[len(body):])
+    replace = {**{d: blank for d in drop}, **{d + b"\r": blank + b"\r" for d in drop}}
+    with (gzip.open(tmp, "wb", compresslevel=1) if src.name.endswith(".gz") else open(tmp, "wb")) as out:
+        for lines, sep in [first] if first else ((text.split(sep), sep) for text, sep in _pieces(src)):
+            out.write(sep.join([replace.get(line, line) for line in lines]))
 
 
 def expired_files(con: duckdb.DuckDBPyConnection, rule: P.PolicyRule, as_of: date) -> list[str]:
@@ -105,7 +139,6 @@ def rewrite_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: 
                     ) -> list[FileAction]:
     """Write the archive files of the loads in temp table ``_archive_lines`` without the subjects' lines, and list
     the files to delete; returns the file actions ``(path, action, tmp_path)``."""
-    needle = pattern(needles)
     loads = con.execute("""select m.load_id, m.archive_path, list(distinct l.line) from _archive_lines l
                            join raw.file_manifest m using (load_id) where m.status = 'loaded'
                            and m.archive_path is not null group by all""").fetchall()
@@ -115,9 +148,8 @@ def rewrite_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: 
         src = Path(path)
         if not src.exists():
             return None
-        drop = matching_lines(src, needle or "$^", set(lines)) or set()
         tmp = src.with_name(src.name + ERASING_SUFFIX + run_id[:8])
-        _rewrite_without(src, tmp, drop)
+        _rewrite_without(src, tmp, set(lines), needles)
         return (str(src), "replace", str(tmp))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
