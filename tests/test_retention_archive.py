@@ -7,9 +7,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from dagster_project.retention import archive as A
+from dagster_project.retention.verify import verify
 
 SUBJECT = "P990001"
 EMAIL = "erased.subject@example.invalid"
@@ -85,3 +87,62 @@ def test_file_holds_reads_gzip_through_and_a_broken_gzip_as_bytes(tmp_path: Path
     broken.write_bytes(f"not gzip {EMAIL}".encode())
     assert A.file_holds(packed, {EMAIL}) and A.file_holds(broken, {EMAIL})
     assert not A.file_holds(packed, {"P990999"}) and not A.file_holds(broken, {"P990999"})
+
+
+def _database(path: Path, kyc_person: str | None = None) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("create schema raw")
+    con.execute("create table raw.web (event_id varchar, user_id varchar, tags varchar[], payload json)")
+    con.execute("insert into raw.web values ('E1', ?, ['a', 'b'], '{\"k\": 1}'), ('E2', null, null, null)", [OTHER])
+    con.execute("create table raw.kyc (kyc_id varchar, person_id varchar)")
+    if kyc_person:
+        con.execute("insert into raw.kyc values ('K1', ?)", [kyc_person])
+    con.close()
+    return path
+
+
+def test_one_pass_verification_passes_a_clean_erasure(tmp_path: Path):
+    db = _database(tmp_path / "fresh.duckdb")
+    clean = _write(tmp_path, "e.jsonl", _jsonl([f'{{"person_id": "{OTHER}"}}', "{}"]))
+    detail, kept = verify(db, {SUBJECT, EMAIL}, [clean], [], {"raw.kyc": ["person_id"]})
+    assert (detail["passed"], detail["table_hits"], detail["file_hits"], detail["archive_hits"]) == (1, 0, 0, 0)
+    assert detail["tables_scanned"] == 2 and kept == set()
+
+
+def test_one_pass_verification_finds_a_leaked_identifier_in_an_archive_file(tmp_path: Path):
+    db = _database(tmp_path / "fresh.duckdb")
+    clean = _write(tmp_path, "e.jsonl", _jsonl([f'{{"person_id": "{OTHER}"}}']))
+    leaked = _write(tmp_path, "f.jsonl.gz", _jsonl([f'{{"person_id": "{OTHER}"}}', f'{{"email": "{EMAIL}"}}']))
+    detail, _ = verify(db, {SUBJECT, EMAIL}, [clean, leaked], [], {})
+    assert (detail["passed"], detail["archive_hits"], detail["table_hits"]) == (0, 1, 0)
+
+
+@pytest.mark.parametrize("column", ["user_id", "tags", "payload"])
+def test_one_pass_verification_finds_a_leaked_identifier_in_any_text_column(tmp_path: Path, column: str):
+    db = _database(tmp_path / "fresh.duckdb")
+    value = {"user_id": f"'{SUBJECT}'", "tags": f"['x', '{SUBJECT}']",
+             "payload": f"'{{\"who\": \"{SUBJECT}\"}}'"}[column]
+    con = duckdb.connect(str(db))
+    con.execute(f"update raw.web set {column} = {value} where event_id = 'E2'")
+    con.close()
+    detail, _ = verify(db, {SUBJECT, EMAIL}, [], [], {})
+    assert (detail["passed"], detail["table_hits"]) == (0, 1)
+
+
+def test_a_value_kept_by_a_legal_obligation_is_accepted_only_in_its_place(tmp_path: Path):
+    db = _database(tmp_path / "fresh.duckdb", kyc_person=SUBJECT)
+    detail, kept = verify(db, {SUBJECT, EMAIL}, [], [], {"raw.kyc": ["person_id"]})
+    assert (detail["passed"], detail["legally_kept"], len(kept)) == (1, 1, 1)
+    con = duckdb.connect(str(db))
+    con.execute("update raw.web set user_id = ? where event_id = 'E2'", [SUBJECT])
+    con.close()
+    detail, _ = verify(db, {SUBJECT, EMAIL}, [], [], {"raw.kyc": ["person_id"]})
+    assert (detail["passed"], detail["table_hits"]) == (0, 1)
+
+
+def test_the_byte_scan_finds_an_identifier_left_in_the_database_file(tmp_path: Path):
+    db = _database(tmp_path / "fresh.duckdb")
+    with open(db, "ab") as f:   # bytes outside any live row, as a freed block would hold them
+        f.write(f"\x00{EMAIL}\x00".encode())
+    detail, _ = verify(db, {SUBJECT, EMAIL}, [], [], {})
+    assert (detail["passed"], detail["file_hits"], detail["table_hits"]) == (0, 1, 0)
