@@ -146,3 +146,38 @@ def test_the_byte_scan_finds_an_identifier_left_in_the_database_file(tmp_path: P
         f.write(f"\x00{EMAIL}\x00".encode())
     detail, _ = verify(db, {SUBJECT, EMAIL}, [], [], {})
     assert (detail["passed"], detail["file_hits"], detail["table_hits"]) == (0, 1, 0)
+
+
+def _work(tmp_path: Path, files: int) -> A.ArchiveWork:
+    rewrites = []
+    for i in range(files):
+        src = _write(tmp_path, f"w{i:03}.jsonl.gz", _jsonl(ROWS * 200))
+        rewrites.append((src, src.with_name(src.name + A.ERASING_SUFFIX + "test"), {3}))
+    return A.ArchiveWork([], rewrites, {SUBJECT, EMAIL})
+
+
+def test_the_background_rewrite_writes_every_file_before_wait_returns(tmp_path: Path):
+    work = _work(tmp_path, 6)
+    with A.BackgroundRewrite(work) as archive:
+        archive.wait()
+    assert all(len(_blanked(tmp)) == 3 * 200 for _, tmp, _ in work.rewrites)
+
+
+def test_a_failing_erasure_stops_the_background_rewrite_before_it_returns(tmp_path: Path):
+    import time
+
+    work = _work(tmp_path, 40)
+    with pytest.raises(RuntimeError):
+        with A.BackgroundRewrite(work):
+            raise RuntimeError("the transaction failed")
+    written = sorted(p.name for p in tmp_path.rglob(f"*{A.ERASING_SUFFIX}*"))
+    time.sleep(0.2)
+    assert sorted(p.name for p in tmp_path.rglob(f"*{A.ERASING_SUFFIX}*")) == written
+    assert len(written) < 40
+
+
+def test_wait_raises_what_the_background_rewrite_raised(tmp_path: Path):
+    work = _work(tmp_path, 1)
+    work.rewrites.append((tmp_path / "web" / "gone.jsonl", tmp_path / "web" / "gone.jsonl.erasing-test", {1}))
+    with A.BackgroundRewrite(work) as archive, pytest.raises(FileNotFoundError):
+        archive.wait()

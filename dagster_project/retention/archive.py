@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import threading
+import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -135,35 +138,74 @@ def expired_files(con: duckdb.DuckDBPyConnection, rule: P.PolicyRule, as_of: dat
             if Path(path).exists()]
 
 
-def rewrite_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needles: set[str]
-                    ) -> list[FileAction]:
-    """Write the archive files of the loads in temp table ``_archive_lines`` without the subjects' lines, and list
-    the files to delete; returns the file actions ``(path, action, tmp_path)``."""
-    loads = con.execute("""select m.load_id, m.archive_path, list(distinct l.line) from _archive_lines l
+@dataclass
+class ArchiveWork:
+    """What an erasure does to the kept landing files: the file actions it records (``(path, action, tmp)``) and
+    the rewrites behind its ``replace`` actions (``(archive file, rewritten file, lineage line numbers)``)."""
+    actions: list[FileAction]
+    rewrites: list[tuple[Path, Path, set[int]]]
+    needles: set[str]
+
+
+def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needles: set[str]) -> ArchiveWork:
+    """The archive files of the loads in temp table ``_archive_lines`` to write without the subjects' lines, and
+    the files to delete (rejected or duplicate files that hold a needle, files past the landing-files period).
+    Writes nothing: :func:`write_archive` does (or :class:`BackgroundRewrite`, beside the transaction)."""
+    loads = con.execute("""select m.archive_path, list(distinct l.line) from _archive_lines l
                            join raw.file_manifest m using (load_id) where m.status = 'loaded'
-                           and m.archive_path is not null group by all""").fetchall()
-
-    def one(item: tuple) -> FileAction | None:
-        _, path, lines = item
-        src = Path(path)
-        if not src.exists():
-            return None
-        tmp = src.with_name(src.name + ERASING_SUFFIX + run_id[:8])
-        _rewrite_without(src, tmp, set(lines), needles)
-        return (str(src), "replace", str(tmp))
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        actions = [a for a in pool.map(one, loads) if a]
+                           and m.archive_path is not null group by all order by 1""").fetchall()
+    rewrites = [(src, src.with_name(src.name + ERASING_SUFFIX + run_id[:8]), set(lines))
+                for src, lines in ((Path(path), lines) for path, lines in loads) if src.exists()]
+    actions: list[FileAction] = [(str(src), "replace", str(tmp)) for src, tmp, _ in rewrites]
     for folder in ("rejected", "duplicates"):
         root = settings.home / folder
         if root.exists():
-            actions += [(str(f), "delete", None) for f in root.rglob("*") if f.is_file() and file_holds(f, needles)]
+            actions += [(str(f), "delete", None) for f in sorted(root.rglob("*")) if f.is_file() and file_holds(f, needles)]
     for rule in P.SHORTER_RULES:
         if rule.action == "delete_files":
             for path in expired_files(con, rule, settings.as_of):
                 if not any(a[0] == path for a in actions):
                     actions.append((path, "delete", None))
-    return actions
+    return ArchiveWork(actions, rewrites, needles)
+
+
+def write_archive(work: ArchiveWork, stop: threading.Event | None = None) -> None:
+    """Write every rewritten file of ``work`` (two at a time: zlib and grep run outside the GIL); stops early,
+    leaving orphans for :func:`remove_orphan_rewrites`, once ``stop`` is set."""
+    def one(item: tuple[Path, Path, set[int]]) -> None:
+        if not (stop and stop.is_set()):
+            _rewrite_without(*item, work.needles)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, work.rewrites))
+
+
+class BackgroundRewrite:
+    """:func:`write_archive` on a thread of its own, so that it overlaps the erasure's transaction and its
+    ``COPY FROM DATABASE`` (DuckDB also works outside the GIL). :meth:`wait` returns once every file is written
+    (or raises what the writing raised) and must come before anything reads the rewritten files or swaps them
+    in; leaving the ``with`` block any other way stops the writing and waits for it, so no file is written after."""
+
+    def __init__(self, work: ArchiveWork):
+        self.work, self.seconds = work, 0.0
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-rewrite")
+        self._future = self._pool.submit(self._run)
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        write_archive(self.work, self._stop)
+        self.seconds = round(time.monotonic() - started, 2)
+
+    def wait(self) -> None:
+        self._future.result()
+
+    def __enter__(self) -> BackgroundRewrite:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True)
 
 
 def remove_orphan_rewrites(home: Path) -> None:
