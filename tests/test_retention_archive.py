@@ -85,8 +85,10 @@ def test_file_holds_reads_gzip_through_and_a_broken_gzip_as_bytes(tmp_path: Path
     packed = _write(tmp_path, "c.jsonl.gz", _jsonl(ROWS))
     broken = tmp_path / "d.jsonl.gz"
     broken.write_bytes(f"not gzip {EMAIL}".encode())
-    assert A.file_holds(packed, {EMAIL}) and A.file_holds(broken, {EMAIL})
-    assert not A.file_holds(packed, {"P990999"}) and not A.file_holds(broken, {"P990999"})
+    truncated = tmp_path / "e.jsonl.gz"
+    truncated.write_bytes(gzip.compress(_jsonl(ROWS * 50))[:200])
+    assert A.file_holds(packed, {EMAIL}) and A.file_holds(broken, {EMAIL}) and A.file_holds(truncated, {SUBJECT})
+    assert not any(A.file_holds(f, {"P990999"}) for f in (packed, broken, truncated))
 
 
 def _database(path: Path, kyc_person: str | None = None) -> Path:
