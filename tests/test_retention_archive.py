@@ -183,3 +183,11 @@ def test_wait_raises_what_the_background_rewrite_raised(tmp_path: Path):
     work.rewrites.append((tmp_path / "web" / "gone.jsonl", tmp_path / "web" / "gone.jsonl.erasing-test", {1}))
     with A.BackgroundRewrite(work) as archive, pytest.raises(FileNotFoundError):
         archive.wait()
+
+
+def test_overlapping_identifiers_find_every_line_that_holds_one(tmp_path: Path):
+    rows = [f'{{"a": "{SUBJECT}x"}}', '{"a": "990001x"}', '{"a": "P99000"}', '{"a": "kept"}']
+    src = _write(tmp_path, "g.jsonl", _jsonl(rows))
+    tmp = src.with_name(src.name + A.ERASING_SUFFIX + "test")
+    A._rewrite_without(src, tmp, set(), {SUBJECT, "990001x"})
+    assert _blanked(tmp) == [1, 2]

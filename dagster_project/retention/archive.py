@@ -4,9 +4,9 @@ landing-files policy.
 An archive file of a load the subjects appear in is rewritten next to itself with their lines blanked (so every
 other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of
 every selected row, numbered as the loader numbered them, see ``ingest/lines.py``) and by identifier (one
-multi-pattern ``grep -F`` pass over the file's text, ``needles.grep_fixed``), and dropped by content. The rewrite
-streams the file in large pieces (no per-line I/O; gzip at level 1) and runs on two threads (zlib and grep work
-outside the GIL). A rejected or duplicate file that holds an
+multi-pattern pass over the file's text, ``needles.Matcher``), and dropped by content. The rewrite
+streams the file in large pieces (no per-line I/O; gzip at level 1) and runs on two threads (the codec and the
+matcher work outside the GIL). A rejected or duplicate file that holds an
 identifier, and every file past the landing-files period, is deleted. Nothing here touches the live files: the
 rewrites are written under a temporary name and the erasure records the file actions in its transaction
 (``retention/swap.py`` completes them after the swap).
@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.retention import policy as P
-from dagster_project.retention.needles import fixed_strings, grep_fixed
+from dagster_project.retention.needles import Matcher
 from dagster_project.settings import Settings
 from ingest.contracts import SOURCES
 
@@ -73,32 +73,32 @@ def _pieces(path: Path) -> Iterator[tuple[bytes, bytes]]:
             yield rest, sep or _separator(rest)
 
 
-def lines_holding(text: bytes, sep: bytes, needles: set[str]) -> list[int]:
-    """The 1-based numbers of the lines of ``text`` (split at ``sep``) that hold any needle, found in one pass."""
-    if not needles:
-        return []
-    _, out = grep_fixed(needles, ["-n"], text if sep == b"\n" else text.replace(sep, b"\n"))
-    return [int(line.split(b":", 1)[0]) for line in out.splitlines()]
+def lines_holding(text: bytes, sep: bytes, matcher: Matcher) -> set[bytes]:
+    """The text (without ``\r``) of each line of ``text`` (split at ``sep``) that holds any needle: one pass."""
+    found = set()
+    for start, end in matcher.spans(text):
+        stop = text.find(sep, end)
+        found.add(_body(text[text.rfind(sep, 0, start) + 1:stop if stop >= 0 else len(text)]))
+    return found
 
 
-def file_holds(path: Path, needles: set[str]) -> bool:
+def _body(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def file_holds(path: Path, needles: set[str] | Matcher) -> bool:
     """Whether the bytes of a file (gzip read through) hold any needle: one multi-pattern pass per piece. A file
     that does not decompress is scanned as it is and as far as it decompresses."""
-    if not needles:
-        return False
-    _, broken = fixed_strings(needles)
+    matcher = needles if isinstance(needles, Matcher) else Matcher(needles)
     try:
-        for text, _ in _pieces(path):
-            if grep_fixed(needles, ["-q"], text)[0] or any(n in text for n in broken):
-                return True
-        return False
+        return any(matcher.holds(text) for text, _ in _pieces(path))
     except (OSError, EOFError, zlib.error, CodecError):
         data = path.read_bytes()
         try:
             data += b"\n" + zlib.decompressobj(wbits=47).decompress(data)   # a truncated file's readable start
         except zlib.error:
             pass
-        return grep_fixed(needles, ["-q"], data)[0] or any(n in data for n in broken)
+        return matcher.holds(data)
 
 
 def blank_record(src: Path) -> bytes:
@@ -116,12 +116,13 @@ def blank_record(src: Path) -> bytes:
     return (delimiter * max(len(header) - 1, 0)).encode()
 
 
-def _rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str]) -> None:
+def _rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] | Matcher) -> None:
     """Write ``src`` to ``tmp`` with the lines numbered in ``numbers`` (the lineage) and those holding a needle
     replaced by :func:`blank_record`, and every other line with the same text as one of them too (dropped by
     content, as the lineage of a row points at its text). Line numbers stay as the loader gave them. Streams in
     pieces: a first pass finds the texts, a second writes (gzip in, gzip out at level 1 through ISA-L, one write per piece);
     a file of one piece is read once."""
+    matcher = needles if isinstance(needles, Matcher) else Matcher(needles)
     drop: set[bytes] = set()
     offset, pieces, first = 0, 0, None
     for text, sep in _pieces(src):
@@ -129,10 +130,8 @@ def _rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str])
         lines = text.split(sep)
         first = (lines, sep) if pieces == 1 else None
         count = len(lines) - text.endswith(sep)
-        found = {offset + n for n in lines_holding(text, sep, needles)}
-        for n in found | {n for n in numbers if offset < n <= offset + count}:
-            body = lines[n - offset - 1]
-            drop.add(body[:-1] if body.endswith(b"\r") else body)
+        drop |= lines_holding(text, sep, matcher)
+        drop |= {_body(lines[n - offset - 1]) for n in numbers if offset < n <= offset + count}
         offset += count
     drop.discard(b"")
     blank = blank_record(src)
@@ -167,10 +166,11 @@ def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
     rewrites = [(src, src.with_name(src.name + ERASING_SUFFIX + run_id[:8]), set(lines))
                 for src, lines in ((Path(path), lines) for path, lines in loads) if src.exists()]
     actions: list[FileAction] = [(str(src), "replace", str(tmp)) for src, tmp, _ in rewrites]
+    matcher = Matcher(needles)
     for folder in ("rejected", "duplicates"):
         root = settings.home / folder
         if root.exists():
-            actions += [(str(f), "delete", None) for f in sorted(root.rglob("*")) if f.is_file() and file_holds(f, needles)]
+            actions += [(str(f), "delete", None) for f in sorted(root.rglob("*")) if f.is_file() and file_holds(f, matcher)]
     for rule in P.SHORTER_RULES:
         if rule.action == "delete_files":
             for path in expired_files(con, rule, settings.as_of):
@@ -180,11 +180,13 @@ def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
 
 
 def write_archive(work: ArchiveWork, stop: threading.Event | None = None) -> None:
-    """Write every rewritten file of ``work`` (two at a time: zlib and grep run outside the GIL); stops early,
+    """Write every rewritten file of ``work`` (two at a time: the codec and the matcher run outside the GIL); stops early,
     leaving orphans for :func:`remove_orphan_rewrites`, once ``stop`` is set."""
+    matcher = Matcher(work.needles)
+
     def one(item: tuple[Path, Path, set[int]]) -> None:
         if not (stop and stop.is_set()):
-            _rewrite_without(*item, work.needles)
+            _rewrite_without(*item, matcher)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(one, work.rewrites))

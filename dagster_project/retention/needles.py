@@ -4,17 +4,16 @@ finds them, and queries that carry them without letting them leak.
 The values exist only in the memory of the erasing process. A pattern is inlined into the SQL as a literal, not
 bound: DuckDB compiles a constant regex once, a bound parameter once per row. A query that carries one and fails
 raises :class:`PrivateQueryError`, because DuckDB's message could quote the identifiers. Byte scans (landing files,
-the database file) run GNU ``grep -F``, which finds many fixed strings in one pass (Aho-Corasick); it reads the
-needles from a pipe, never from its command line or a file, and its output stays in this process's memory.
+the database file) use a :class:`Matcher`, which finds every needle in one pass, in this process.
 """
 
 from __future__ import annotations
 
-import os
+import mmap
 import re
-import subprocess
-import threading
+from pathlib import Path
 
+import ahocorasick_rs
 import duckdb
 
 MIN_LENGTH = 5   # shorter values (ids like "1", "NA") would match everywhere
@@ -41,43 +40,28 @@ def private_query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
         raise PrivateQueryError(f"an identifier scan failed ({type(exc).__name__}; message withheld)") from None
 
 
-def fixed_strings(needles: set[str]) -> tuple[bytes, set[bytes]]:
-    """The needles as a ``grep -f`` pattern list (one per line) and, apart, those that hold a line break (a pattern
-    list cannot carry them; a caller that scans bytes looks for them itself)."""
-    lines = sorted(n.encode() for n in needles if n and "\n" not in n)
-    return b"\n".join(lines), {n.encode() for n in needles if "\n" in n}
+class Matcher:
+    """Every needle at once over bytes: one Aho-Corasick automaton (a DFA; ``ahocorasick_rs``), one pass over a
+    text whatever the number of needles, the GIL released while it searches. An identifier is matched as its
+    UTF-8 bytes. What it finds stays in this process's memory."""
 
+    def __init__(self, needles: set[str]):
+        patterns = sorted({n.encode() for n in needles if n})
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(
+            patterns, implementation=ahocorasick_rs.Implementation.DFA) if patterns else None
 
-def grep_fixed(needles: set[str], args: list[str], data: bytes | None = None) -> tuple[bool, bytes]:
-    """``grep -a -F <args>`` with the needles as patterns on a pipe and ``data`` (if any) on stdin, matching bytes
-    (``LC_ALL=C``: an identifier is its UTF-8 bytes). Returns whether any line matched and grep's output (kept in
-    memory). A failing grep raises :class:`PrivateQueryError` without its message."""
-    patterns, _ = fixed_strings(needles)
-    if not patterns:
-        return False, b""
-    read, write = os.pipe()
+    def spans(self, data: bytes | memoryview | mmap.mmap) -> list[tuple[int, int]]:
+        """``(start, end)`` of the (non-overlapping) occurrences of needles in ``data``."""
+        if self._automaton is None or not len(data):
+            return []
+        return [(start, end) for _, start, end in self._automaton.find_matches_as_indexes(data)]
 
-    def feed() -> None:
-        try:
-            with os.fdopen(write, "wb") as pipe:
-                pipe.write(patterns + b"\n")
-        except BrokenPipeError:
-            pass   # grep stopped reading (it exits early only on an error, reported below)
+    def holds(self, data: bytes | memoryview | mmap.mmap) -> bool:
+        return bool(self.spans(data))
 
-    try:
-        proc = subprocess.Popen(["grep", "-a", "-F", "-f", f"/dev/fd/{read}", *args], pass_fds=(read,),
-                                stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "LC_ALL": "C"})
-    except OSError:
-        os.close(write)
-        raise
-    finally:
-        os.close(read)
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    out, _ = proc.communicate(data)
-    writer.join()
-    if proc.returncode not in (0, 1):   # 1: nothing matched
-        raise PrivateQueryError(f"an identifier scan failed (grep exit {proc.returncode}; message withheld)")
-    return proc.returncode == 0, out
+    def count_in_file(self, path: Path) -> int:
+        """Occurrences of needles in the raw bytes of a file (mapped, not read into memory)."""
+        if self._automaton is None or not path.exists() or not path.stat().st_size:
+            return 0
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return len(self.spans(data))

@@ -15,7 +15,7 @@ import duckdb
 from dagster_project.retention.archive import file_holds
 from dagster_project.privacy.pseudonym import load_key, pseudonym, set_key_variables, sql_expression
 from dagster_project.retention.control import ensure_control_tables, now
-from dagster_project.retention.needles import MIN_LENGTH, grep_fixed, pattern, private_query, values
+from dagster_project.retention.needles import MIN_LENGTH, Matcher, pattern, private_query, values
 from dagster_project.retention.selection import base_tables, relation_columns, relation_exists
 from dagster_project.retention.swap import copy_live, recover, swap_in, work_files, write_fresh
 from dagster_project.settings import Settings
@@ -84,18 +84,10 @@ def scan_tables(db: Path, needles: set[str], retained: dict[str, list[str]] | No
         con.close()
 
 
-def grep_bytes(paths: list[Path], needles: set[str]) -> int:
-    """Lines (runs of bytes between line breaks) holding any needle in the raw bytes of files, summed over the
-    files (one ``grep -F -c`` pass, ``needles.grep_fixed``)."""
-    existing = [str(p) for p in paths if p.exists()]
-    if not needles or not existing:
-        return 0
-    _, out = grep_fixed(needles, ["-c", "-H", *existing])
-    total = 0
-    for line in out.splitlines():
-        count = line.rsplit(b":", 1)[-1]
-        total += int(count) if count.isdigit() else 0
-    return total
+def bytes_hits(paths: list[Path], needles: set[str]) -> int:
+    """Occurrences of any needle in the raw bytes of files (one multi-pattern pass each, ``needles.Matcher``)."""
+    matcher = Matcher(needles)
+    return sum(matcher.count_in_file(p) for p in paths)
 
 
 def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Path],
@@ -109,11 +101,12 @@ def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Pat
             kept = legally_kept(con, needles, retained)
         finally:
             con.close()
-    # The three scans at once: DuckDB, grep and zlib all work outside the GIL.
+    # The three scans at once: DuckDB, the matcher and the codec all work outside the GIL.
+    matcher = Matcher(needles)
     with ThreadPoolExecutor(max_workers=2) as pool:
         tables = pool.submit(scan_tables, db, needles, retained)
-        file_bytes = pool.submit(grep_bytes, [db, db.with_name(db.name + ".wal")], needles - kept)
-        archive_hits = sum(pool.map(lambda f: f.exists() and file_holds(f, needles), rewritten))
+        file_bytes = pool.submit(bytes_hits, [db, db.with_name(db.name + ".wal")], needles - kept)
+        archive_hits = sum(pool.map(lambda f: f.exists() and file_holds(f, matcher), rewritten))
         (tables_scanned, table_hits), file_hits = tables.result(), file_bytes.result()
     return {"identifiers": len(needles), "legally_kept": len(kept), "tables_scanned": tables_scanned,
             "table_hits": table_hits, "file_hits": file_hits, "archive_hits": archive_hits, "deleted_files": len(deleted),
