@@ -191,3 +191,15 @@ def test_overlapping_identifiers_find_every_line_that_holds_one(tmp_path: Path):
     tmp = src.with_name(src.name + A.ERASING_SUFFIX + "test")
     A._rewrite_without(src, tmp, set(), {SUBJECT, "990001x"})
     assert _blanked(tmp) == [1, 2]
+
+
+def test_the_background_check_counts_written_files_that_still_hold_an_identifier(tmp_path: Path):
+    work = _work(tmp_path, 4)
+    with A.BackgroundRewrite(work) as archive:
+        archive.check({SUBJECT, EMAIL})
+        archive.wait()
+        assert archive.archive_hits() == 0
+    with A.BackgroundRewrite(work) as archive:
+        archive.check({OTHER})      # every file keeps the other person's lines
+        archive.wait()
+        assert archive.archive_hits() == 4

@@ -20,7 +20,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -196,13 +196,16 @@ class BackgroundRewrite:
     """:func:`write_archive` on a thread of its own, so that it overlaps the erasure's transaction and its
     ``COPY FROM DATABASE`` (DuckDB also works outside the GIL). :meth:`wait` returns once every file is written
     (or raises what the writing raised) and must come before anything reads the rewritten files or swaps them
-    in; leaving the ``with`` block any other way stops the writing and waits for it, so no file is written after."""
+    in; leaving the ``with`` block any other way stops the writing and waits for it, so no file is written after.
+    :meth:`check` queues the post-deletion scan of the written files behind the writing (on the same thread, so it
+    reads only complete files), to overlap the ``COPY FROM DATABASE`` too."""
 
     def __init__(self, work: ArchiveWork):
         self.work, self.seconds = work, 0.0
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-rewrite")
         self._future = self._pool.submit(self._run)
+        self._check: Future[int] | None = None
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -211,6 +214,19 @@ class BackgroundRewrite:
 
     def wait(self) -> None:
         self._future.result()
+
+    def check(self, needles: set[str]) -> None:
+        """Count, once every file is written, the written files that still hold any of ``needles``."""
+        def count() -> int:
+            matcher = Matcher(needles)
+            return sum(1 for _, tmp, _ in self.work.rewrites
+                       if not self._stop.is_set() and tmp.exists() and file_holds(tmp, matcher))
+        self._check = self._pool.submit(count)
+
+    def archive_hits(self) -> int:
+        """The result of :meth:`check` (after :meth:`wait`)."""
+        assert self._check is not None, "check() was not called"
+        return self._check.result()
 
     def __enter__(self) -> BackgroundRewrite:
         return self

@@ -94,6 +94,7 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
             con.execute("set TimeZone = 'UTC'")
             final_needles, archive, retained = _erase_in(con, settings, plan, run_id, manifest, outcome, rewriting)
             archive_actions = archive.work.actions
+            archive.check(final_needles)                    # the archive part of the verification, queued
             t = time.monotonic()
             crash_point("after_commit")
             write_fresh(con, fresh)
@@ -105,7 +106,8 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
         t = outcome.lap("archive_wait", t)
         crash_point("after_copy")
         detail, kept = verify(fresh, final_needles, [Path(t) for _, a, t in archive_actions if a == "replace"],
-                        [Path(p) for p, a, _ in archive_actions if a == "delete"], retained)
+                              [Path(p) for p, a, _ in archive_actions if a == "delete"], retained,
+                              archive_hits=archive.archive_hits())
         t = outcome.lap("verification", t)
         outcome.verification = "passed" if detail["passed"] else "failed"
         outcome.verification_detail = {k: int(v) for k, v in detail.items()}
