@@ -4,10 +4,10 @@ landing-files policy.
 An archive file of a load the subjects appear in is rewritten next to itself with their lines blanked (so every
 other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of
 every selected row, numbered as the loader numbered them, see ``ingest/lines.py``) and by identifier (one
-multi-pattern pass over the file's text, ``needles.Matcher``), and dropped by content. The rewrite
-streams the file in large pieces (no per-line I/O; gzip at level 1) and runs on two threads (the codec and the
-matcher work outside the GIL). A rejected or duplicate file that holds an
-identifier, and every file past the landing-files period, is deleted. Nothing here touches the live files: the
+multi-pattern pass over the file's text, ``needles.Matcher``), and dropped by content. The rewrite streams the
+file in large pieces (no per-line I/O; gzip at level 1) and runs on two threads (the codec and the matcher work
+outside the GIL). A rejected or duplicate file that holds an identifier, and every file past the landing-files
+period, is deleted. Nothing here touches the live files: the
 rewrites are written under a temporary name and the erasure records the file actions in its transaction
 (``retention/swap.py`` completes them after the swap).
 """
@@ -120,8 +120,8 @@ def _rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] 
     """Write ``src`` to ``tmp`` with the lines numbered in ``numbers`` (the lineage) and those holding a needle
     replaced by :func:`blank_record`, and every other line with the same text as one of them too (dropped by
     content, as the lineage of a row points at its text). Line numbers stay as the loader gave them. Streams in
-    pieces: a first pass finds the texts, a second writes (gzip in, gzip out at level 1 through ISA-L, one write per piece);
-    a file of one piece is read once."""
+    pieces: a first pass finds the texts, a second writes (gzip in, gzip out at level 1 through ISA-L, one write
+    per piece); a file of one piece is read once."""
     matcher = needles if isinstance(needles, Matcher) else Matcher(needles)
     drop: set[bytes] = set()
     offset, pieces, first = 0, 0, None
@@ -170,7 +170,8 @@ def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
     for folder in ("rejected", "duplicates"):
         root = settings.home / folder
         if root.exists():
-            actions += [(str(f), "delete", None) for f in sorted(root.rglob("*")) if f.is_file() and file_holds(f, matcher)]
+            actions += [(str(f), "delete", None) for f in sorted(root.rglob("*"))
+                        if f.is_file() and file_holds(f, matcher)]
     for rule in P.SHORTER_RULES:
         if rule.action == "delete_files":
             for path in expired_files(con, rule, settings.as_of):
@@ -180,8 +181,8 @@ def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
 
 
 def write_archive(work: ArchiveWork, stop: threading.Event | None = None) -> None:
-    """Write every rewritten file of ``work`` (two at a time: the codec and the matcher run outside the GIL); stops early,
-    leaving orphans for :func:`remove_orphan_rewrites`, once ``stop`` is set."""
+    """Write every rewritten file of ``work`` (two at a time: the codec and the matcher run outside the GIL);
+    stops early, leaving orphans for :func:`remove_orphan_rewrites`, once ``stop`` is set."""
     matcher = Matcher(work.needles)
 
     def one(item: tuple[Path, Path, set[int]]) -> None:
@@ -225,7 +226,8 @@ class BackgroundRewrite:
 
     def archive_hits(self) -> int:
         """The result of :meth:`check` (after :meth:`wait`)."""
-        assert self._check is not None, "check() was not called"
+        if self._check is None:
+            raise RuntimeError("archive_hits() before check(): the written files were not scanned")
         return self._check.result()
 
     def __enter__(self) -> BackgroundRewrite:
