@@ -2,9 +2,12 @@
 landing-files policy.
 
 An archive file of a load the subjects appear in is rewritten next to itself with their lines blanked (so every
-other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of every selected row, numbered as the loader numbered them, see
-``ingest/lines.py``) and by identifier, and dropped by content. A rejected or duplicate file that holds an
-identifier, and every file past the landing-files period, is deleted. Nothing here touches the live files: the
+other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of
+every selected row, numbered as the loader numbered them, see ``ingest/lines.py``) and by identifier (one
+multi-pattern pass over the file's text, ``needles.Matcher``), and dropped by content. The rewrite streams the
+file in large pieces (no per-line I/O; gzip at level 1) and runs on two threads (the codec and the matcher work
+outside the GIL). A rejected or duplicate file that holds an identifier, and every file past the landing-files
+period, is deleted. Nothing here touches the live files: the
 rewrites are written under a temporary name and the erasure records the file actions in its transaction
 (``retention/swap.py`` completes them after the swap).
 """
@@ -13,58 +16,89 @@ from __future__ import annotations
 
 import csv
 import gzip
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from dagster_project.retention import policy as P
-from dagster_project.retention.needles import PrivateQueryError, pattern, private_query
+from dagster_project.retention.needles import Matcher
 from dagster_project.settings import Settings
 from ingest.contracts import SOURCES
-from ingest.lines import numbered_lines_sql
-from ingest.validation import q
+
+try:   # ISA-L's gzip: the same format, 3-4x faster than zlib at level 1 (compressing is the rewrite's largest cost)
+    from isal import igzip as fast_gzip
+    from isal.isal_zlib import error as CodecError
+except ImportError:   # a platform without its wheel: the standard library's (zlib)
+    fast_gzip, CodecError = gzip, zlib.error
 
 ERASING_SUFFIX = ".erasing-"   # a rewritten archive file waiting to replace the original
 
 FileAction = tuple[str, str, str | None]   # (path, "replace" | "delete", rewritten file for "replace")
 
 
-def matching_lines(path: Path, needle: str, numbers: set[int] | None = None) -> set[str] | None:
-    """The text of the lines of a landing file that hold a needle or whose number is in ``numbers`` (kept in
-    memory only). None when the file cannot be read as lines."""
-    scan = duckdb.connect()
+CHUNK = 32 << 20   # bytes of a file's text held at a time (a piece ends at a line break)
+
+
+def _separator(first: bytes) -> bytes:
+    """The line break of a file, from its first piece: ``\n`` (``\r\n`` included, the ``\r`` stays with the line),
+    or ``\r`` for a file that has no ``\n`` at all (the loader's reader counts those lines too)."""
+    return b"\r" if b"\n" not in first and b"\r" in first else b"\n"
+
+
+def _is_gzip(path: Path) -> bool:
+    """By the file's first bytes, not its name: a rewritten file waits under a name that ends in its run id."""
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _pieces(path: Path) -> Iterator[tuple[bytes, bytes]]:
+    """``(piece, line break)``: the (gzip read through) text of a file in pieces of about :data:`CHUNK` bytes,
+    each ending with a line break but the last. Streams: at most one piece is in memory."""
+    with (fast_gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")) as f:
+        rest, sep = b"", None
+        while block := f.read(CHUNK):
+            block, sep = rest + block, sep or _separator(block)
+            cut = block.rfind(sep) + 1
+            if cut:
+                yield block[:cut], sep
+            rest = block[cut:]
+        if rest:
+            yield rest, sep or _separator(rest)
+
+
+def lines_holding(text: bytes, sep: bytes, matcher: Matcher) -> set[bytes]:
+    """The text (without ``\r``) of each line of ``text`` (split at ``sep``) that holds any needle: one pass."""
+    found = set()
+    for start, end in matcher.spans(text):
+        stop = text.find(sep, end)
+        found.add(_body(text[text.rfind(sep, 0, start) + 1:stop if stop >= 0 else len(text)]))
+    return found
+
+
+def _body(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def file_holds(path: Path, needles: set[str] | Matcher) -> bool:
+    """Whether the bytes of a file (gzip read through) hold any needle: one multi-pattern pass per piece. A file
+    that does not decompress is scanned as it is and as far as it decompresses."""
+    matcher = needles if isinstance(needles, Matcher) else Matcher(needles)
     try:
-        scan.execute("create temp table _n as select unnest(?::bigint[]) as n", [sorted(numbers or [])])
-        return {line for (line,) in private_query(scan, f"""
-            select line from ({numbered_lines_sql(path, 'n')})
-            where n in (select n from _n) or regexp_matches(line, {q(needle)})""")}
-    except PrivateQueryError:
-        return None
-    finally:
-        scan.close()
-
-
-def file_holds(path: Path, needles: set[str]) -> bool:
-    """Whether a file's lines (or, for a file that is no text, its bytes) hold any needle."""
-    if not needles:
-        return False
-    lines = matching_lines(path, pattern(needles))
-    if lines is not None:
-        return bool(lines)
-    data = _file_text(path)
-    return any(n.encode() in data for n in needles)
-
-
-def _file_text(path: Path) -> bytes:
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
+        return any(matcher.holds(text) for text, _ in _pieces(path))
+    except (OSError, EOFError, zlib.error, CodecError):
+        data = path.read_bytes()
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError):
-            return data
-    return data
+            data += b"\n" + zlib.decompressobj(wbits=47).decompress(data)   # a truncated file's readable start
+        except zlib.error:
+            pass
+        return matcher.holds(data)
 
 
 def blank_record(src: Path) -> bytes:
@@ -82,17 +116,29 @@ def blank_record(src: Path) -> bytes:
     return (delimiter * max(len(header) - 1, 0)).encode()
 
 
-def _rewrite_without(src: Path, tmp: Path, drop: set[str]) -> None:
-    """Stream ``src`` into ``tmp`` with every line whose text is in ``drop`` replaced by :func:`blank_record`
-    (matched by content; gzip in, gzip out at a fast level). Line numbers stay as the loader gave them."""
-    gz = src.name.endswith(".gz")
-    encoded = {d.encode("utf-8") for d in drop}
+def _rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] | Matcher) -> None:
+    """Write ``src`` to ``tmp`` with the lines numbered in ``numbers`` (the lineage) and those holding a needle
+    replaced by :func:`blank_record`, and every other line with the same text as one of them too (dropped by
+    content, as the lineage of a row points at its text). Line numbers stay as the loader gave them. Streams in
+    pieces: a first pass finds the texts, a second writes (gzip in, gzip out at level 1 through ISA-L, one write
+    per piece); a file of one piece is read once."""
+    matcher = needles if isinstance(needles, Matcher) else Matcher(needles)
+    drop: set[bytes] = set()
+    offset, pieces, first = 0, 0, None
+    for text, sep in _pieces(src):
+        pieces += 1
+        lines = text.split(sep)
+        first = (lines, sep) if pieces == 1 else None
+        count = len(lines) - text.endswith(sep)
+        drop |= lines_holding(text, sep, matcher)
+        drop |= {_body(lines[n - offset - 1]) for n in numbers if offset < n <= offset + count}
+        offset += count
+    drop.discard(b"")
     blank = blank_record(src)
-    opener = (lambda p, m: gzip.open(p, m, compresslevel=1)) if gz else (lambda p, m: open(p, m))
-    with (gzip.open(src, "rb") if gz else open(src, "rb")) as fin, opener(tmp, "wb") as fout:
-        for line in fin:
-            body = line.rstrip(b"\r\n")
-            fout.write(line if body not in encoded else blank + line[len(body):])
+    replace = {**{d: blank for d in drop}, **{d + b"\r": blank + b"\r" for d in drop}}
+    with (fast_gzip.open(tmp, "wb", compresslevel=1) if src.name.endswith(".gz") else open(tmp, "wb")) as out:
+        for lines, sep in [first] if first else ((text.split(sep), sep) for text, sep in _pieces(src)):
+            out.write(sep.join([replace.get(line, line) for line in lines]))
 
 
 def expired_files(con: duckdb.DuckDBPyConnection, rule: P.PolicyRule, as_of: date) -> list[str]:
@@ -101,37 +147,95 @@ def expired_files(con: duckdb.DuckDBPyConnection, rule: P.PolicyRule, as_of: dat
             if Path(path).exists()]
 
 
-def rewrite_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needles: set[str]
-                    ) -> list[FileAction]:
-    """Write the archive files of the loads in temp table ``_archive_lines`` without the subjects' lines, and list
-    the files to delete; returns the file actions ``(path, action, tmp_path)``."""
-    needle = pattern(needles)
-    loads = con.execute("""select m.load_id, m.archive_path, list(distinct l.line) from _archive_lines l
+@dataclass
+class ArchiveWork:
+    """What an erasure does to the kept landing files: the file actions it records (``(path, action, tmp)``) and
+    the rewrites behind its ``replace`` actions (``(archive file, rewritten file, lineage line numbers)``)."""
+    actions: list[FileAction]
+    rewrites: list[tuple[Path, Path, set[int]]]
+    needles: set[str]
+
+
+def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needles: set[str]) -> ArchiveWork:
+    """The archive files of the loads in temp table ``_archive_lines`` to write without the subjects' lines, and
+    the files to delete (rejected or duplicate files that hold a needle, files past the landing-files period).
+    Writes nothing: :func:`write_archive` does (or :class:`BackgroundRewrite`, beside the transaction)."""
+    loads = con.execute("""select m.archive_path, list(distinct l.line) from _archive_lines l
                            join raw.file_manifest m using (load_id) where m.status = 'loaded'
-                           and m.archive_path is not null group by all""").fetchall()
-
-    def one(item: tuple) -> FileAction | None:
-        _, path, lines = item
-        src = Path(path)
-        if not src.exists():
-            return None
-        drop = matching_lines(src, needle or "$^", set(lines)) or set()
-        tmp = src.with_name(src.name + ERASING_SUFFIX + run_id[:8])
-        _rewrite_without(src, tmp, drop)
-        return (str(src), "replace", str(tmp))
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        actions = [a for a in pool.map(one, loads) if a]
+                           and m.archive_path is not null group by all order by 1""").fetchall()
+    rewrites = [(src, src.with_name(src.name + ERASING_SUFFIX + run_id[:8]), set(lines))
+                for src, lines in ((Path(path), lines) for path, lines in loads) if src.exists()]
+    actions: list[FileAction] = [(str(src), "replace", str(tmp)) for src, tmp, _ in rewrites]
+    matcher = Matcher(needles)
     for folder in ("rejected", "duplicates"):
         root = settings.home / folder
         if root.exists():
-            actions += [(str(f), "delete", None) for f in root.rglob("*") if f.is_file() and file_holds(f, needles)]
+            actions += [(str(f), "delete", None) for f in sorted(root.rglob("*"))
+                        if f.is_file() and file_holds(f, matcher)]
     for rule in P.SHORTER_RULES:
         if rule.action == "delete_files":
             for path in expired_files(con, rule, settings.as_of):
                 if not any(a[0] == path for a in actions):
                     actions.append((path, "delete", None))
-    return actions
+    return ArchiveWork(actions, rewrites, needles)
+
+
+def write_archive(work: ArchiveWork, stop: threading.Event | None = None) -> None:
+    """Write every rewritten file of ``work`` (two at a time: the codec and the matcher run outside the GIL);
+    stops early, leaving orphans for :func:`remove_orphan_rewrites`, once ``stop`` is set."""
+    matcher = Matcher(work.needles)
+
+    def one(item: tuple[Path, Path, set[int]]) -> None:
+        if not (stop and stop.is_set()):
+            _rewrite_without(*item, matcher)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, work.rewrites))
+
+
+class BackgroundRewrite:
+    """:func:`write_archive` on a thread of its own, so that it overlaps the erasure's transaction and its
+    ``COPY FROM DATABASE`` (DuckDB also works outside the GIL). :meth:`wait` returns once every file is written
+    (or raises what the writing raised) and must come before anything reads the rewritten files or swaps them
+    in; leaving the ``with`` block any other way stops the writing and waits for it, so no file is written after.
+    :meth:`check` queues the post-deletion scan of the written files behind the writing (on the same thread, so it
+    reads only complete files), to overlap the ``COPY FROM DATABASE`` too."""
+
+    def __init__(self, work: ArchiveWork):
+        self.work, self.seconds = work, 0.0
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-rewrite")
+        self._future = self._pool.submit(self._run)
+        self._check: Future[int] | None = None
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        write_archive(self.work, self._stop)
+        self.seconds = round(time.monotonic() - started, 2)
+
+    def wait(self) -> None:
+        self._future.result()
+
+    def check(self, needles: set[str]) -> None:
+        """Count, once every file is written, the written files that still hold any of ``needles``."""
+        def count() -> int:
+            matcher = Matcher(needles)
+            return sum(1 for _, tmp, _ in self.work.rewrites
+                       if not self._stop.is_set() and tmp.exists() and file_holds(tmp, matcher))
+        self._check = self._pool.submit(count)
+
+    def archive_hits(self) -> int:
+        """The result of :meth:`check` (after :meth:`wait`)."""
+        if self._check is None:
+            raise RuntimeError("archive_hits() before check(): the written files were not scanned")
+        return self._check.result()
+
+    def __enter__(self) -> BackgroundRewrite:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True)
 
 
 def remove_orphan_rewrites(home: Path) -> None:

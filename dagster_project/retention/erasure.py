@@ -4,13 +4,13 @@ The step the pipeline runs, :func:`run_retention`, plans, re-verifies every gate
 :func:`apply_plan` then
 
 1. checkpoints the live file and, holding its write lock, copies it into a work directory (``swap.py``);
-2. selects the subjects' rows of every relation the declarations name (``selection.py``) and writes the landing-
-   archive files they came from without their lines (``archive.py``);
-3. applies every table change (raw, history, incremental models, marts, profiling, control tables, quarantine,
-   the shorter policies of ``policy.SHORTER_RULES``), the audit rows and the pending file actions in **one
-   transaction** on the copy;
-4. writes a fresh file with ``COPY FROM DATABASE`` and verifies it and the rewritten archive files against the
-   erased identifiers, which exist only in this process's memory (``verify.py``);
+2. selects the subjects' rows of every relation the declarations name (``selection.py``) and starts writing the
+   landing-archive files they came from without their lines (``archive.py``) on a thread of its own;
+3. meanwhile applies every table change (raw, history, incremental models, marts, profiling, control tables,
+   quarantine, the shorter policies of ``policy.SHORTER_RULES``), the audit rows and the pending file actions in
+   **one transaction** on the copy;
+4. writes a fresh file with ``COPY FROM DATABASE``, waits for the archive files, and verifies them and the fresh
+   file against the erased identifiers, which exist only in this process's memory (``verify.py``);
 5. swaps the fresh file in and completes the file actions (``swap.py``). A crash at any point leaves the old or
    the new state, never a mix.
 """
@@ -18,6 +18,7 @@ The step the pipeline runs, :func:`run_retention`, plans, re-verifies every gate
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import duckdb
 from dagster_project.manifest import load_manifest
 from dagster_project.retention import policy as P
 from dagster_project.retention import selection as S
-from dagster_project.retention.archive import FileAction, rewrite_archive
+from dagster_project.retention.archive import BackgroundRewrite, FileAction, plan_archive
 from dagster_project.retention.control import ensure_control_tables, now
 from dagster_project.retention.needles import pattern
 from dagster_project.retention.plan import Plan, blocked_by, compute_plan, evaluate_gates, save_plan
@@ -85,22 +86,28 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
     work_dir, work, fresh = work_files(live, run_id)
     outcome = Outcome("applied", plan_id=plan.plan_id, erased_subjects=len(plan.subjects))
     t = time.monotonic()
-    with open_warehouse(settings) as lock:                 # hold the write lock until the swap
+    with open_warehouse(settings) as lock, ExitStack() as rewriting:   # hold the write lock until the swap
         copy_live(lock, live, work)
         t = outcome.lap("work_copy", t)
         con = duckdb.connect(str(work))
         try:
             con.execute("set TimeZone = 'UTC'")
-            final_needles, archive_actions, retained = _erase_in(con, settings, plan, run_id, manifest, outcome)
+            final_needles, archive, retained = _erase_in(con, settings, plan, run_id, manifest, outcome, rewriting)
+            archive_actions = archive.work.actions
+            archive.check(final_needles)                    # the archive part of the verification, queued
             t = time.monotonic()
             crash_point("after_commit")
             write_fresh(con, fresh)
         finally:
             con.close()
         t = outcome.lap("copy_from_database", t)
+        archive.wait()                                      # every rewritten file is complete before it is read
+        outcome.timings["archive_rewrite"] = archive.seconds
+        t = outcome.lap("archive_wait", t)
         crash_point("after_copy")
         detail, kept = verify(fresh, final_needles, [Path(t) for _, a, t in archive_actions if a == "replace"],
-                        [Path(p) for p, a, _ in archive_actions if a == "delete"], retained)
+                              [Path(p) for p, a, _ in archive_actions if a == "delete"], retained,
+                              archive_hits=archive.archive_hits())
         t = outcome.lap("verification", t)
         outcome.verification = "passed" if detail["passed"] else "failed"
         outcome.verification_detail = {k: int(v) for k, v in detail.items()}
@@ -125,10 +132,12 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
 
 
 def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, run_id: str,
-              manifest: dict[str, Any], outcome: Outcome
-              ) -> tuple[set[str], list[FileAction], dict[str, list[str]]]:
-    """All table changes in one transaction on the work copy. Returns the identifiers to verify, the file
-    actions recorded in that transaction and the places a legal obligation keeps (``selection.retained_places``)."""
+              manifest: dict[str, Any], outcome: Outcome, rewriting: ExitStack
+              ) -> tuple[set[str], BackgroundRewrite, dict[str, list[str]]]:
+    """All table changes in one transaction on the work copy, while the archive files are written beside it (the
+    writer is entered into ``rewriting``, which stops it if anything fails). Returns the identifiers to verify,
+    the archive writer (its file actions are recorded in that transaction) and the places a legal obligation
+    keeps (``selection.retained_places``)."""
     clock = time.monotonic()
     ensure_control_tables(con)
     every = S.all_targets(con, manifest)
@@ -146,8 +155,9 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     S.select_archive_lines(con, targets, cols)
     clock = outcome.lap("select_rows", clock)
     line_needles = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
-    archive_actions = rewrite_archive(con, settings, run_id, line_needles)
-    clock = outcome.lap("archive_rewrite", clock)
+    archive = rewriting.enter_context(BackgroundRewrite(plan_archive(con, settings, run_id, line_needles)))
+    archive_actions = archive.work.actions
+    clock = outcome.lap("archive_plan", clock)
 
     audit: list[tuple] = []
     crash_point("before_transaction")
@@ -164,7 +174,7 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     crash_point("before_commit")
     con.execute("commit")
     outcome.lap("transaction", clock)
-    return needles_to_verify(con, ids), archive_actions, S.retained_places(every)
+    return needles_to_verify(con, ids), archive, S.retained_places(every)
 
 
 def _keep_legal_retention(con: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, retained: list[S.Target]) -> None:

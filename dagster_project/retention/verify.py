@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import re
-import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import duckdb
 from dagster_project.retention.archive import file_holds
 from dagster_project.privacy.pseudonym import load_key, pseudonym, set_key_variables, sql_expression
 from dagster_project.retention.control import ensure_control_tables, now
-from dagster_project.retention.needles import MIN_LENGTH, pattern, private_query, values
+from dagster_project.retention.needles import MIN_LENGTH, Matcher, pattern, private_query, values
 from dagster_project.retention.selection import base_tables, relation_columns, relation_exists
 from dagster_project.retention.swap import copy_live, recover, swap_in, work_files, write_fresh
 from dagster_project.settings import Settings
@@ -60,48 +60,58 @@ def legally_kept(con: duckdb.DuckDBPyConnection, needles: set[str], retained: di
     return kept
 
 
-def scan_tables(db: Path, needles: set[str], retained: dict[str, list[str]] | None = None
-                ) -> tuple[int, int, set[str]]:
-    """(tables scanned, rows holding any needle in any text column but the legally retained ones, the needles
-    those retained columns keep), inside DuckDB (counts only)."""
+def scan_tables(db: Path, needles: set[str], retained: dict[str, list[str]] | None = None) -> tuple[int, int]:
+    """(tables scanned, rows holding any needle in any text column but the legally retained ones), inside DuckDB
+    (counts only). One pass: a single query over every table, one
+    regex evaluation per row over its text columns joined by a line break (a needle holds none, so a match
+    cannot straddle two columns)."""
     regex = pattern(needles)
     retained = retained or {}
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = base_tables(con)
-        hits = 0
+        scans = []
         for rel, cols in tables.items():
             text = _text_columns(cols, retained.get(rel, []))
-            if not text or not regex:
-                continue
-            cond = " or ".join(f"regexp_matches(cast(\"{c}\" as varchar), {q(regex)})" for c in text)
-            hits += private_query(con, f"select count(*) from {rel} where {cond}")[0][0]
-        return len(tables), int(hits), legally_kept(con, needles, retained) if needles else set()
+            if text and regex:
+                row = ", ".join(f'cast("{c}" as varchar)' for c in text)
+                scans.append(f"select count(*) as n from {rel} where regexp_matches(concat_ws(chr(10), {row}), "
+                             f"{q(regex)})")
+        hits = private_query(con, f"select coalesce(sum(n), 0) from ({' union all '.join(scans)})")[0][0] \
+            if scans else 0
+        return len(tables), int(hits)
     finally:
         con.close()
 
 
-def grep_bytes(paths: list[Path], needles: set[str]) -> int:
-    """Occurrences of any needle in the raw bytes of files (GNU grep -F, patterns on stdin, output kept in memory)."""
-    existing = [str(p) for p in paths if p.exists()]
-    if not needles or not existing:
-        return 0
-    proc = subprocess.run(["grep", "-a", "-o", "-F", "-c", "-f", "-", *existing], input="\n".join(sorted(needles)),
-                          capture_output=True, text=True)
-    total = 0
-    for line in proc.stdout.splitlines():
-        count = line.rsplit(":", 1)[-1]
-        total += int(count) if count.isdigit() else 0
-    return total
+def bytes_hits(paths: list[Path], needles: set[str]) -> int:
+    """Occurrences of any needle in the raw bytes of files (one multi-pattern pass each, ``needles.Matcher``)."""
+    matcher = Matcher(needles)
+    return sum(matcher.count_in_file(p) for p in paths)
 
 
 def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Path],
-           retained: dict[str, list[str]] | None = None) -> tuple[dict[str, int], set[str]]:
+           retained: dict[str, list[str]] | None = None, archive_hits: int | None = None
+           ) -> tuple[dict[str, int], set[str]]:
     """Every table (but the legally retained columns), the file's bytes (but the values those columns keep) and
-    the rewritten archive files must be free of the needles. Returns the counts and the needles legally kept."""
-    tables_scanned, table_hits, kept = scan_tables(db, needles, retained)
-    file_hits = grep_bytes([db, db.with_name(db.name + ".wal")], needles - kept)
-    archive_hits = sum(1 for f in rewritten if f.exists() and file_holds(f, needles))
+    the rewritten archive files must be free of the needles. ``archive_hits``: the rewritten files' scan, when the
+    erasure already ran it beside its ``COPY FROM DATABASE`` (``archive.BackgroundRewrite.check``, the same
+    :func:`file_holds` on the complete files). Returns the counts and the needles legally kept."""
+    kept: set[str] = set()
+    if needles and retained:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            kept = legally_kept(con, needles, retained)
+        finally:
+            con.close()
+    # The three scans at once: DuckDB, the matcher and the codec all work outside the GIL.
+    matcher = Matcher(needles)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        tables = pool.submit(scan_tables, db, needles, retained)
+        file_bytes = pool.submit(bytes_hits, [db, db.with_name(db.name + ".wal")], needles - kept)
+        if archive_hits is None:
+            archive_hits = sum(pool.map(lambda f: f.exists() and file_holds(f, matcher), rewritten))
+        (tables_scanned, table_hits), file_hits = tables.result(), file_bytes.result()
     return {"identifiers": len(needles), "legally_kept": len(kept), "tables_scanned": tables_scanned,
             "table_hits": table_hits, "file_hits": file_hits, "archive_hits": archive_hits, "deleted_files": len(deleted),
             "passed": int(table_hits == 0 and file_hits == 0 and archive_hits == 0)}, kept

@@ -4,8 +4,11 @@ Builds the 20,000-person warehouse of the pipeline benchmark (1,000,000 fuel row
 ``fleetdw run``), records erasure requests for 100 persons, then times one retention step in this process: plan,
 gates, erasure through every layer in one transaction, the rewrite of the database file (COPY FROM DATABASE and
 atomic swap), the landing-archive rewrite and the post-deletion verification (tables and file bytes). For
-comparison it times a plain copy of the database file. Prints time and peak memory (VmHWM); the last line reads
-``erase_s=<seconds> copy_s=<seconds>``. Target: erase_s < 3 * copy_s + 10.
+comparison it times, on the same database file before the erasure, a plain copy of the file and a bare
+``COPY FROM DATABASE`` into a fresh file (as ``retention/swap.py`` writes it). Prints time and peak memory (VmHWM);
+the last line reads ``erase_s=<seconds> copy_s=<seconds> rewrite_s=<seconds>`` (copy_s: plain copy, rewrite_s:
+bare ``COPY FROM DATABASE``). First bar: erase_s < 1.5 * rewrite_s + 10; target: erase_s < 3 * copy_s + 10. No
+figure, and a non-zero exit, unless the erasure was applied, every subject erased and the verification passed.
 
     python tests/benchmarks/bench_retention.py [--persons N] [--fuel-rows N] [--web-events N] [--keep DIR]
 """
@@ -37,6 +40,34 @@ def peak_mb() -> float:
 
 def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
+
+
+def time_plain_copy(db: Path) -> float:
+    """Seconds to copy the database file byte for byte (and sync it to disk)."""
+    copy = db.with_name("plain_copy.duckdb")
+    t = time.time()
+    shutil.copyfile(db, copy)
+    os.sync()
+    seconds = time.time() - t
+    copy.unlink()
+    return seconds
+
+
+def time_bare_rewrite(settings) -> float:
+    """Seconds for a bare ``COPY FROM DATABASE`` of the warehouse into a fresh file, the way the erasure writes its
+    fresh file (``swap.write_fresh``, whose detach checkpoints the new file), outside any erasure."""
+    from dagster_project.retention.swap import write_fresh
+    from dagster_project.warehouse import open_warehouse
+
+    fresh = settings.warehouse.with_name("bare_rewrite.duckdb")
+    fresh.unlink(missing_ok=True)
+    with open_warehouse(settings) as con:
+        t = time.time()
+        write_fresh(con, fresh)
+        seconds = time.time() - t
+    fresh.unlink()
+    fresh.with_name(fresh.name + ".wal").unlink(missing_ok=True)
+    return seconds
 
 
 def main() -> None:
@@ -83,6 +114,7 @@ def main() -> None:
             record_erasure_request(con, p, "benchmark")
         con.execute("checkpoint")
     size_mb = settings.warehouse.stat().st_size / 1e6
+    copy_s, rewrite_s = time_plain_copy(settings.warehouse), time_bare_rewrite(settings)
 
     reset_peak()
     t = time.time()
@@ -104,17 +136,14 @@ def main() -> None:
           f"{outcome.verification_detail}; phases (s): {outcome.timings}", flush=True)
     print(f"erase incl. rewrite and verification: {erase_s:.1f} s, peak {erase_peak:.0f} MB", flush=True)
 
-    copy = settings.warehouse.with_name("plain_copy.duckdb")
-    t = time.time()
-    shutil.copyfile(settings.warehouse, copy)
-    os.sync()
-    copy_s = time.time() - t
-    copy.unlink()
-    print(f"plain copy of the {size_mb:.0f} MB database file: {copy_s:.2f} s", flush=True)
-    print(f"target: erase_s < 3 * copy_s + 10 = {3 * copy_s + 10:.1f} s: {'met' if erase_s < 3 * copy_s + 10 else 'NOT met'}")
+    print(f"plain copy of the {size_mb:.0f} MB database file: {copy_s:.2f} s; bare COPY FROM DATABASE of it: "
+          f"{rewrite_s:.2f} s", flush=True)
+    bar, target = 1.5 * rewrite_s + 10, 3 * copy_s + 10
+    print(f"first bar: erase_s < 1.5 * rewrite_s + 10 = {bar:.1f} s: {'met' if erase_s < bar else 'NOT met'}")
+    print(f"target: erase_s < 3 * copy_s + 10 = {target:.1f} s: {'met' if erase_s < target else 'NOT met'}")
     if args.keep is None:
         shutil.rmtree(home.parent, ignore_errors=True)
-    print(f"erase_s={erase_s:.1f} copy_s={copy_s:.2f}")
+    print(f"erase_s={erase_s:.1f} copy_s={copy_s:.2f} rewrite_s={rewrite_s:.2f}")
 
 
 if __name__ == "__main__":
