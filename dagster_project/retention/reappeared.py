@@ -15,6 +15,8 @@ loads no check has seen — also those of a run killed between its load and its 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dagster_project.manifest import load_manifest
 from dagster_project.retention import selection as S
 from dagster_project.retention.erasure import Outcome, apply_plan
@@ -79,26 +81,49 @@ def reappeared(con, settings: Settings, manifest, relations: list[str] | None = 
     return {p: s for p in sorted(ids) if (s := pseudo(p)) in erased}
 
 
+@dataclass
+class Found:
+    """Erased persons a delivery brought back, and the loads checked to find them (nothing personal leaves memory)."""
+
+    plan: Plan
+    newest: dict[str, int]
+    manifest: dict
+
+
+def find_reappeared(con, settings: Settings, relations: list[str] | None = None) -> Found | None:
+    """Check the loads of ``relations`` (all raw relations when None) that no check has seen, on an open
+    connection; records a clean check and returns None, or returns what to erase again (:func:`erase_found`)."""
+    if not erased_pseudonyms(con):          # the usual case: nothing was ever erased
+        return None
+    checked = _checked(con)
+    if relations is not None and all(checked.get(r, -1) >= n for r, n in _newest_loads(con, relations).items()):
+        return None                         # no load since the last check
+    manifest = load_manifest()
+    keyed = [r for r in person_key_columns(con, manifest) if relations is None or r in relations]
+    newest = _newest_loads(con, keyed)
+    found = reappeared(con, settings, manifest, keyed, checked) \
+        if not all(checked.get(r, -1) >= n for r, n in newest.items()) else {}
+    if not found:
+        # relations without a person key are recorded too, so the next check of them stops at the first test
+        _record_checked(con, {**(_newest_loads(con, relations) if relations else {}), **newest})
+        return None
+    persons = con.execute("select count(*) from raw.crm_persons_current").fetchall()[0][0]
+    plan = Plan(settings.as_of, persons, {p: REASON for p in found}, found)
+    plan.shorter = shorter_policy_counts(con, settings.as_of)
+    return Found(plan, newest, manifest)
+
+
+def erase_found(settings: Settings, found: Found, run_id: str | None) -> Outcome:
+    """Erase again what :func:`find_reappeared` found (the warehouse must not be open in this process)."""
+    outcome = apply_plan(settings, found.plan, run_id, found.manifest)
+    if outcome.verification == "passed":
+        with open_warehouse(settings) as con:
+            _record_checked(con, found.newest)
+    return outcome
+
+
 def erase_reappeared(settings: Settings, run_id: str | None, relations: list[str] | None = None) -> Outcome | None:
     """Erase again every erased person a delivery brought back; ``None`` when there is none."""
     with open_warehouse(settings) as con:
-        if not erased_pseudonyms(con):      # the usual case: nothing was ever erased
-            return None
-        manifest = load_manifest()
-        keyed = [r for r in person_key_columns(con, manifest) if relations is None or r in relations]
-        newest = _newest_loads(con, keyed)
-        checked = _checked(con)
-        if all(checked.get(r, -1) >= n for r, n in newest.items()):
-            return None                     # no load since the last check
-        found = reappeared(con, settings, manifest, keyed, checked)
-        if not found:
-            _record_checked(con, newest)
-            return None
-        persons = con.execute("select count(*) from raw.crm_persons_current").fetchall()[0][0]
-        plan = Plan(settings.as_of, persons, {p: REASON for p in found}, found)
-        plan.shorter = shorter_policy_counts(con, settings.as_of)
-    outcome = apply_plan(settings, plan, run_id, manifest)
-    if outcome.verification == "passed":
-        with open_warehouse(settings) as con:
-            _record_checked(con, newest)
-    return outcome
+        found = find_reappeared(con, settings, relations)
+    return erase_found(settings, found, run_id) if found else None
