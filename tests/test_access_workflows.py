@@ -13,12 +13,12 @@ import stat
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dagster_project.retention.register import due_date
 from tests.support import AS_OF
 from tests.support.cli import fleetdw, fleetdw_subprocess
+from tests.support.dbt import read_rows
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,7 @@ def home(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    return read_rows(home / "warehouse.duckdb", sql, params)
 
 
 def audit_lines(home: Path, *args: str) -> list[dict]:

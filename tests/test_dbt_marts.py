@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.support.dbt import BuiltFleet, LandingZone as Landing, run_dbt
+from tests.support.dbt import BuiltFleet, LandingZone as Landing, read_rows, run_dbt
 from tests.support.fleet import G, O, S, write_day2
 
 # The README's analyst queries, verbatim.
@@ -35,12 +35,7 @@ order by a.refueled_at
 """
 
 
-def rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+rows = read_rows
 
 
 def test_plate_that_moved_between_contracts_matches_the_contract_of_the_event_date(built_fleet: BuiltFleet):

@@ -27,6 +27,7 @@ import pytest
 from dagster_project.privacy.declarations import VALUE_PATTERNS, scan_values
 from tests.support import AS_OF, REPO
 from tests.support.cli import fleetdw, fleetdw_subprocess
+from tests.support.dbt import read_rows
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -48,11 +49,7 @@ def report(day_one: Path) -> dict:
 
 
 def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    return read_rows(home / "warehouse.duckdb", sql, params)
 
 
 def key_of(home: Path) -> bytes:

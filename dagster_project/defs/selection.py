@@ -10,11 +10,9 @@ measurements) are left out as well; retention still runs, since a plan can chang
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import dagster as dg
 
-from dagster_project.build_state import BuildPlan, plan_build, readers
+from dagster_project.build_state import PROJECT, BuildPlan, plan_build, readers
 from dagster_project.defs.dbt import TRANSLATOR, warehouse_dbt
 from dagster_project.defs.privacy import AUDIT_KEY
 from dagster_project.defs.quality import QUALITY_KEY
@@ -38,14 +36,15 @@ def build_plan(settings: Settings, full_refresh: bool = False) -> BuildPlan:
     """What the next run must build. Everything when the warehouse is new or cannot be read right now (another
     process is writing it: the plan is then made by the build itself being complete)."""
     manifest = load_manifest()
-    everything = BuildPlan(frozenset(readers(manifest)["project"]), True, ("new_warehouse",))
-    if not settings.warehouse.exists():
-        return everything
-    try:
-        with open_warehouse(settings, read_only=True) as con:
-            return plan_build(con, settings.as_of, manifest, waiting_sources(settings), full_refresh)
-    except WarehouseLocked:
-        return replace(everything, changed=("warehouse_busy",))
+    if settings.warehouse.exists():
+        try:
+            with open_warehouse(settings, read_only=True) as con:
+                return plan_build(con, settings.as_of, manifest, waiting_sources(settings), full_refresh)
+        except WarehouseLocked:
+            reason = "warehouse_busy"
+    else:
+        reason = "new_warehouse"
+    return BuildPlan(frozenset(readers(manifest)[PROJECT]), True, (reason,))
 
 
 def asset_keys(plan: BuildPlan) -> list[dg.AssetKey] | None:

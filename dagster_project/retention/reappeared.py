@@ -56,6 +56,11 @@ def _checked(con) -> dict[str, int]:
     return dict(con.execute("select relation, load_id from ops.reappeared_checks").fetchall())
 
 
+def _seen(checked: dict[str, int], newest: dict[str, int]) -> bool:
+    """Every relation's newest load is one a check has already seen."""
+    return all(checked.get(r, -1) >= n for r, n in newest.items())
+
+
 def _record_checked(con, newest: dict[str, int]) -> None:
     con.execute(CHECKS_DDL)
     for relation, load_id in newest.items():
@@ -96,16 +101,16 @@ def find_reappeared(con, settings: Settings, relations: list[str] | None = None)
     if not erased_pseudonyms(con):          # the usual case: nothing was ever erased
         return None
     checked = _checked(con)
-    if relations is not None and all(checked.get(r, -1) >= n for r, n in _newest_loads(con, relations).items()):
+    given = _newest_loads(con, relations) if relations is not None else {}
+    if relations is not None and _seen(checked, given):
         return None                         # no load since the last check
     manifest = load_manifest()
     keyed = [r for r in person_key_columns(con, manifest) if relations is None or r in relations]
-    newest = _newest_loads(con, keyed)
-    found = reappeared(con, settings, manifest, keyed, checked) \
-        if not all(checked.get(r, -1) >= n for r, n in newest.items()) else {}
+    # relations without a person key are recorded too, so the next check of them stops at the first test
+    newest = {**given, **_newest_loads(con, [r for r in keyed if r not in given])}
+    found = {} if _seen(checked, {r: newest[r] for r in keyed}) else reappeared(con, settings, manifest, keyed, checked)
     if not found:
-        # relations without a person key are recorded too, so the next check of them stops at the first test
-        _record_checked(con, {**(_newest_loads(con, relations) if relations else {}), **newest})
+        _record_checked(con, newest)
         return None
     persons = con.execute("select count(*) from raw.crm_persons_current").fetchall()[0][0]
     plan = Plan(settings.as_of, persons, {p: REASON for p in found}, found)

@@ -46,6 +46,15 @@ def run_dbt(args: list[str], warehouse: Path, work: Path, project_dir: Path = DB
         raise DbtFailed(f"dbt {args[0]} failed: " + " | ".join(s.strip()[-200:] for s in summary))
 
 
+def read_rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of a query on a read-only connection to ``warehouse``, closed at once."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def checkpoint(warehouse: Path) -> None:
     con = duckdb.connect(str(warehouse))
     con.execute("checkpoint")
