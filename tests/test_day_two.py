@@ -205,6 +205,8 @@ def test_an_erased_person_a_later_crm_delivery_brings_back_is_erased_again_befor
     delivery.write_bytes(export.read_bytes())
     export.unlink()
     con = home.con()
+    # as in a home an older version made: no ops.legal_retention yet (the shorter policies' counts read it)
+    con.execute("drop table if exists ops.legal_retention")
     loaded = Loader(con, LoadContext(home.path, home.path / "landing", AS_OF, "redelivery")).ingest(
         SOURCES["crm_persons"])
     con.close()

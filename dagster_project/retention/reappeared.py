@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from dagster_project.manifest import load_manifest
 from dagster_project.retention import selection as S
+from dagster_project.retention.control import ensure_control_tables
 from dagster_project.retention.erasure import Outcome, apply_plan
 from dagster_project.retention.plan import Plan, pseudonymiser, shorter_policy_counts
 from dagster_project.settings import Settings
@@ -114,6 +115,7 @@ def find_reappeared(con, settings: Settings, relations: list[str] | None = None)
         return None
     persons = con.execute("select count(*) from raw.crm_persons_current").fetchall()[0][0]
     plan = Plan(settings.as_of, persons, {p: REASON for p in found}, found)
+    ensure_control_tables(con)   # the shorter policies' counts read ops.legal_retention, made by the first erasure
     plan.shorter = shorter_policy_counts(con, settings.as_of)
     return Found(plan, newest, manifest)
 
