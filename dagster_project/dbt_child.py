@@ -29,6 +29,9 @@ def _die_with_parent() -> None:
 
 def main() -> None:
     _die_with_parent()
+    # The pipeline runs dbt in the home, where the profile's relative warehouse path points (manifest.dbt_child_env).
+    if os.environ.get("FLEETDW_DBT_CWD"):
+        os.chdir(os.environ["FLEETDW_DBT_CWD"])
     from dbt.cli.main import cli
 
     sys.argv[0] = "dbt"

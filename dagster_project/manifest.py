@@ -21,6 +21,11 @@ from filelock import FileLock
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 TARGET_DIR = DBT_DIR / "target"
 MANIFEST_PATH = TARGET_DIR / "manifest.json"
+# dbt's profile as the pipeline renders it in every home (``dbt_child_env``); the parse for the manifest renders the
+# same, so its parse cache (``target/partial_parse.msgpack``, which dagster-dbt copies into each invocation's target)
+# is valid for every home: dbt re-parses everything whenever the rendered profile or the vars differ.
+PARSE_ENV = {"FLEETDW_WAREHOUSE": "warehouse.duckdb", "FLEETDW_HOME": "."}
+CWD_VARIABLE = "FLEETDW_DBT_CWD"     # where ``fleetdw-dbt`` changes directory before dbt starts
 PROJECT_FILES = ("models", "macros", "seeds", "snapshots", "tests", "dbt_project.yml", "profiles.yml")
 
 
@@ -47,18 +52,30 @@ def is_stale() -> bool:
     return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < _newest_project_file()
 
 
+def dbt_child_env(home: Path, warehouse: Path) -> dict[str, str]:
+    """The environment of a pipeline's dbt process: it runs in the home (``fleetdw-dbt`` changes directory) and
+    names the warehouse relative to it, so that the rendered profile is ``PARSE_ENV`` wherever the home is."""
+    if Path(dbt_executable()).name != "fleetdw-dbt":     # plain dbt does not change directory: absolute paths
+        return {"FLEETDW_WAREHOUSE": str(warehouse), "FLEETDW_HOME": str(home)}
+    try:
+        name = str(warehouse.relative_to(home))
+    except ValueError:                      # a warehouse outside the home: still right, only parsed afresh
+        name = str(warehouse)
+    return {"FLEETDW_WAREHOUSE": name, "FLEETDW_HOME": ".", CWD_VARIABLE: str(home)}
+
+
 def ensure_manifest(warehouse: Path | None = None) -> Path:
     """Parse the dbt project when its manifest is missing or stale; returns the manifest's path.
 
-    Parsing renders profiles.yml, which names the warehouse file; any path does for parsing, nothing is opened.
+    Parsing renders profiles.yml as every pipeline run renders it (``PARSE_ENV``); nothing is opened.
     """
     if not is_stale():
         return MANIFEST_PATH
     TARGET_DIR.mkdir(parents=True, exist_ok=True)
     with FileLock(str(TARGET_DIR / ".parse.lock")):
         if is_stale():
-            env = {**os.environ}
-            env.setdefault("FLEETDW_WAREHOUSE", str(warehouse or TARGET_DIR / "parse-only.duckdb"))
+            env = {**os.environ, **PARSE_ENV}
+            env.pop(CWD_VARIABLE, None)
             subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
                             str(DBT_DIR), "--target-path", str(TARGET_DIR)], env=env, check=True,
                            stdout=subprocess.DEVNULL)

@@ -15,7 +15,7 @@ erasure are those the next build would give.
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.defs.dbt import dbt_project, dbt_vars, target_path, warehouse_dbt
+from dagster_project.defs.dbt import dbt_cli, dbt_project, target_path, warehouse_dbt
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.retention import policy as P
@@ -80,7 +80,7 @@ def _rebuild_after_erasure(settings, run_id: str, dbt: DbtCliResource) -> int:
         select = rebuild_selection(con, load_manifest(), run_id)
     if not select:
         return 0
-    invocation = dbt.cli(["--log-level-file", "none", "run", "--select", " ".join(select), *dbt_vars(settings)],
+    invocation = dbt_cli(dbt, settings, ["--log-level-file", "none", "run", "--select", " ".join(select)],
                          manifest=dbt_project.manifest_path, raise_on_error=False,
                          target_path=target_path(settings, "rebuild"))
     invocation.wait()
