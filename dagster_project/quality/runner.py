@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Great Expectations imports pyspark when it is installed (the Spark extra); pyspark then warns about pandas 3 on
+# every quality step although the expectations here run on pandas/SQL only.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 import duckdb  # noqa: E402
 
