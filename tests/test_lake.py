@@ -24,8 +24,8 @@ def _lake_hits(files: list[Path], values: set[str]) -> int:
     try:
         hits = 0
         for f in files:
-            cols = [r[0] for r in con.execute("select name from parquet_schema(?) where type = 'BYTE_ARRAY'",
-                                              [str(f)]).fetchall()]
+            cols = [r[0] for r in con.execute("describe select * from read_parquet(?)", [str(f)]).fetchall()
+                    if r[1] == "VARCHAR"]
             for c in cols:
                 hits += con.execute(f'select count(*) from read_parquet(?) where "{c}" in '
                                     f'(select unnest(?::varchar[]))', [str(f), sorted(values)]).fetchall()[0][0]

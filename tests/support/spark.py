@@ -229,7 +229,8 @@ def build(root: Path, data_tests: bool) -> dict[str, Any]:
     probed = {r.v: r.p for r in spark.table("fleetdw_probe_result").collect()} if pseudo.success else {}
     dcon = duckdb.connect()
     set_key_variables(dcon, key)
-    duck_p = {v: dcon.execute(f"select {sql_expression('person', '?')}", [v]).fetchall()[0][0] for v in SAMPLE_IDS}
+    duck_p = {v: dcon.execute(f"select {sql_expression('person', 'v')} from (select ?::varchar as v)", [v]
+                              ).fetchall()[0][0] for v in SAMPLE_IDS}
     dcon.close()
     python_p = {v: pseudonym(key, "person", v) for v in SAMPLE_IDS}
 
