@@ -45,12 +45,25 @@ def parse_as_of(value: str | date | None) -> date:
         raise SettingsError(f"--as-of must be a date YYYY-MM-DD, got {value!r}") from None
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def parse_engine(value: str | None) -> str:
+    """``FLEETDW_ENGINE``: ``duckdb`` (default, the embedded warehouse) or ``spark`` (the dbt project also runs on
+    Spark, which reads the raw layer from the Parquet lake under ``<home>/lake``)."""
+    engine = (value or "duckdb").strip().lower()
+    if engine not in ENGINES:
+        raise SettingsError(f"FLEETDW_ENGINE must be one of {', '.join(ENGINES)}, got {value!r}")
+    return engine
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
     warehouse: Path
     landing: Path
     as_of: date
+    engine: str = "duckdb"
 
     @classmethod
     def resolve(cls, home: str | None = None, warehouse: str | None = None, landing: str | None = None,
@@ -64,7 +77,13 @@ class Settings:
             warehouse=Path(wh).expanduser().absolute(),
             landing=Path(land).expanduser().absolute(),
             as_of=parse_as_of(as_of if as_of is not None else os.environ.get("FLEETDW_AS_OF")),
+            engine=parse_engine(os.environ.get("FLEETDW_ENGINE")),
         )
+
+    @property
+    def lake(self) -> Path:
+        """The raw layer as Parquet for Spark (``dagster_project/lake``), kept only when the engine is spark."""
+        return self.home / "lake"
 
     @property
     def dagster_home(self) -> Path:

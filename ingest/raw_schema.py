@@ -99,3 +99,19 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for source in SOURCES.values():
         con.execute(table_ddl(source))
         con.execute(current_view_ddl(source))
+
+
+def portable_current_view_select(source: Source) -> str:
+    """The SELECT of ``raw.<source>_current`` without DuckDB's QUALIFY (a ``row_number()`` subquery), for engines
+    that read the raw layer from the Parquet lake (``dagster_project/lake``). Same rows as
+    :func:`current_view_ddl`; NULL ordering is spelt out (DuckDB puts NULLs last either way)."""
+    columns = ", ".join(f"`{c}`" for c in [*source.column_names, "_load_id", "_file", "_line", "_loaded_at"])
+    if source.semantics == "full_list":
+        return (f"select {columns} from raw.{source.name} where _load_id = (select max(load_id) from "
+                f"raw.file_manifest where source = '{source.name}' and status = 'loaded')")
+    keys = ", ".join(f"`{k}`" for k in source.key)
+    order = "_load_id desc, _line desc"
+    if source.semantics == "delta":
+        order = f"`{source.order_by}` desc nulls last, " + order
+    return (f"select {columns} from (select *, row_number() over (partition by {keys} order by {order}) "
+            f"as _fleetdw_version_rank from raw.{source.name}) as versions where _fleetdw_version_rank = 1")

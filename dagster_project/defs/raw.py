@@ -4,6 +4,7 @@
 import dagster as dg
 
 from dagster_project.defs.resources import WarehouseResource
+from dagster_project.lake import CONTROL_TABLES, sync_if_spark
 from dagster_project.retention.reappeared import erase_found, find_reappeared
 from ingest.contracts import SOURCES, Source
 from ingest.loader import LoadContext, Loader
@@ -35,6 +36,8 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             found = find_reappeared(con, settings, [f"raw.{source.name}"])
         meta = outcome.metadata()
         again = erase_found(settings, found, context.run.run_id) if found else None
+        # FLEETDW_ENGINE=spark: this source's loads (every table after a re-erasure) into the Parquet lake
+        lake = sync_if_spark(settings, None if again else [f"raw.{source.name}", *CONTROL_TABLES])
         if again is not None:
             context.log.info(f"{source.name}: {again.erased_subjects} erased person(s) re-delivered and erased "
                              f"again; verification {again.verification}")
@@ -57,6 +60,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             "drift_files": dg.MetadataValue.json(meta["drift_files"]),
             "erased_again": again.erased_subjects if again else 0,
             "erased_again_verification": again.verification if again else "not_run",
+            **(lake.metadata() if lake else {}),
         })
 
     return _raw

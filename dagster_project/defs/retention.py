@@ -18,6 +18,7 @@ from dagster_dbt import DbtCliResource
 from dagster_project.defs.dbt import dbt_cli, dbt_project, target_path, warehouse_dbt
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.resources import WarehouseResource
+from dagster_project.lake import sync_if_spark
 from dagster_project.retention import policy as P
 from dagster_project.manifest import load_manifest
 from dagster_project.retention.erasure import run_retention
@@ -62,13 +63,16 @@ def retention_erasure(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     outcome = run_retention(settings, context.run.run_id)
     context.log.info(f"retention: {outcome.status}; {outcome.erased_subjects} subject(s) erased; "
                      f"blocked by {len(outcome.blocked_by)} gate(s); verification {outcome.verification}")
+    # FLEETDW_ENGINE=spark: the erased or expired rows leave the Parquet lake too (only changed loads rewritten)
+    lake = sync_if_spark(settings) if outcome.status == "applied" else None
     rebuilt = 0
     if outcome.status == "applied" and outcome.verification == "passed":
         rebuilt = _rebuild_after_erasure(settings, context.run.run_id, dbt)
     yield dg.MaterializeResult(metadata={
         "status": outcome.status, "erased_subjects": outcome.erased_subjects, "rows_changed": outcome.rows_changed,
         "files_changed": outcome.files_changed, "blocked_by": dg.MetadataValue.json(outcome.blocked_by),
-        "plan_id": outcome.plan_id or "", "verification": outcome.verification, "models_rebuilt": rebuilt})
+        "plan_id": outcome.plan_id or "", "verification": outcome.verification, "models_rebuilt": rebuilt,
+        **(lake.metadata() if lake else {})})
     yield dg.AssetCheckResult(check_name="post_deletion_verification",
                               passed=outcome.verification != "failed", severity=dg.AssetCheckSeverity.ERROR,
                               metadata={"verification": outcome.verification, **outcome.verification_detail})

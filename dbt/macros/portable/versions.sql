@@ -16,6 +16,18 @@
     )
 {%- endmacro %}
 
+{#- Spark: the newest (_load_id, _line) per key by a struct max, joined back (no QUALIFY, no correlated
+    inequality subquery). -#}
+{% macro spark__latest_version(relation, key) -%}
+    select v.* from {{ relation }} as v
+    inner join (
+        select {{ key }} as _newest_key, max(named_struct('load_id', _load_id, 'line', _line)) as _newest
+        from {{ relation }}
+        group by {{ key }}
+    ) as n
+        on n._newest_key = v.{{ key }} and n._newest.load_id = v._load_id and n._newest.line = v._line
+{%- endmacro %}
+
 {% macro duckdb__latest_version(relation, key) -%}
     select * from {{ relation }}
     qualify row_number() over (partition by {{ key }} order by _load_id desc, _line desc) = 1

@@ -9,9 +9,9 @@
         {%- set rel = adapter.get_relation(database=target.database, schema='ops', identifier='erasure_requests') -%}
     {%- endif -%}
     {%- if rel is not none -%}
-        (select cast(person_id as varchar) as person_id, requested_at, executed_at from {{ rel }})
+        (select cast(person_id as {{ fleetdw.type_text() }}) as person_id, requested_at, executed_at from {{ rel }})
     {%- else -%}
-        (select cast(null as varchar) as person_id, cast(null as timestamp with time zone) as requested_at,
-                cast(null as timestamp with time zone) as executed_at where 1 = 0)
+        (select cast(null as {{ fleetdw.type_text() }}) as person_id, cast(null as {{ fleetdw.type_instant() }}) as requested_at,
+                cast(null as {{ fleetdw.type_instant() }}) as executed_at where 1 = 0)
     {%- endif -%}
 {%- endmacro %}

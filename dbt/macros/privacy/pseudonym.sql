@@ -22,11 +22,20 @@
     end)
 {%- endmacro %}
 
-{#- Spark: hmac(key, msg) is not built in before 3.5's `hmac`-less API, so the same RFC 2104 construction over the
-    pads, which a session-level `SET fleetdw.pk_ipad=<hex>` (from the key outside the warehouse) provides. -#}
+{#- Spark has no HMAC function: the same RFC 2104 construction over the pads, which reach the session as the conf
+    keys spark.fleetdw.pk_ipad/_opad (hex; profiles.yml server_side_parameters from DBT_ENV_SECRET_*, set
+    from the key file by dagster_project.lake.spark.pad_environment). Spark substitutes ${...} when it parses the
+    statement, so compiled SQL and dbt's artefacts hold only the reference. An absent or malformed pad (an unset
+    conf becomes '') fails the statement instead of giving keyless pseudonyms. The substituted literal only feeds
+    rlike, unhex, concat and sha2, which cannot fail on it: no error message can quote it. -#}
 {% macro spark__pseudonym(domain, expr) -%}
-    (case when ({{ expr }}) is not null then
-        sha2(concat(unhex('${fleetdw.pk_opad}'),
-                    unhex(sha2(concat(unhex('${fleetdw.pk_ipad}'), encode(concat('{{ domain }}:', cast(({{ expr }}) as string)), 'UTF-8')), 256))), 256)
+    {%- set ipad = "'${spark.fleetdw.pk_ipad}'" -%}
+    {%- set opad = "'${spark.fleetdw.pk_opad}'" -%}
+    (case
+        when not ({{ ipad }} rlike '^[0-9a-f]{128}$' and {{ opad }} rlike '^[0-9a-f]{128}$') then
+            raise_error('pseudonym key not configured (DBT_ENV_SECRET_FLEETDW_PK_IPAD/_OPAD)')
+        when ({{ expr }}) is not null then
+            sha2(concat(unhex({{ opad }}),
+                        unhex(sha2(concat(unhex({{ ipad }}), encode(concat('{{ domain }}:', cast(({{ expr }}) as string)), 'UTF-8')), 256))), 256)
     end)
 {%- endmacro %}

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=fleetdw.incremental_materialization(),
         unique_key='day_key',
         incremental_strategy='delete+insert',
         on_schema_change='fail'

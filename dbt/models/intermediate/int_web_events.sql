@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=fleetdw.incremental_materialization(),
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail'

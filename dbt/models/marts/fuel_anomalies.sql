@@ -29,7 +29,7 @@ wrong_fuel as (
     select
         f.transaction_id,
         'wrong_fuel' as anomaly_type,
-        cast(null as varchar) as related_transaction_id
+        cast(null as {{ type_text() }}) as related_transaction_id
     from fuel as f
     where f.power_source is not null
       and not exists (
@@ -44,7 +44,7 @@ over_tank_capacity as (
     select
         f.transaction_id,
         'over_tank_capacity' as anomaly_type,
-        cast(null as varchar) as related_transaction_id
+        cast(null as {{ type_text() }}) as related_transaction_id
     from fuel as f
     inner join tank_limits as t
         on t.vehicle_class = coalesce(f.vehicle_class, 'unknown')
@@ -57,7 +57,7 @@ no_active_contract as (
     select
         transaction_id,
         'no_active_contract' as anomaly_type,
-        cast(null as varchar) as related_transaction_id
+        cast(null as {{ type_text() }}) as related_transaction_id
     from fuel
     where not has_contract
 

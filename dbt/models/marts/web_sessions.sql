@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=fleetdw.incremental_materialization(),
         unique_key='visitor_hash',
         incremental_strategy='delete+insert',
         on_schema_change='fail'
@@ -107,7 +107,7 @@ final as (
 
     select
         -- ids
-        md5(visitor_key || '|' || cast({{ epoch_seconds('session_start') }} as varchar)) as session_id,
+        md5(visitor_key || '|' || cast({{ epoch_seconds('session_start') }} as {{ type_text() }})) as session_id,
         md5(visitor_key) as visitor_hash,
         person_id,
         -- session

@@ -46,10 +46,10 @@ select
     end as decision,
     rule_id,
     '{{ model_version }}' as model_version,
-    to_json({
-        'contract_months_remaining_band': contract_months_remaining_band,
-        'power_source': power_source,
-        'fuel_spend_band': fuel_spend_band
-    })::varchar as inputs_used,
+    {{ json_object([
+        ('contract_months_remaining_band', 'contract_months_remaining_band'),
+        ('power_source', 'power_source'),
+        ('fuel_spend_band', 'fuel_spend_band'),
+    ]) }} as inputs_used,
     {{ as_of_date() }} as decided_at
 from decided

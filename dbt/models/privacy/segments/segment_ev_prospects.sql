@@ -37,7 +37,7 @@ driver_spend as (
 
 threshold as (
 
-    select quantile_cont(fuel_spend_12m, 0.75) as top_quartile_from from driver_spend
+    select {{ percentile_cont('fuel_spend_12m', 0.75) }} as top_quartile_from from driver_spend
 
 ),
 
