@@ -3,7 +3,7 @@ logic it calls is plain Python in the domain packages (``ingest``, ``privacy``, 
 
 import dagster as dg
 
-from dagster_project.defs import privacy, quality, raw, retention
+from dagster_project.defs import privacy, quality, raw, retention, spark
 from dagster_project.defs.dbt import dbt_resource, warehouse_dbt
 from dagster_project.defs.jobs import pipeline_job
 from dagster_project.defs.resources import WarehouseResource
@@ -16,9 +16,10 @@ create_files_owner_only()
 
 defs = dg.Definitions(
     assets=[*raw.RAW_ASSETS, warehouse_dbt, *privacy.ASSETS, quality.quality_expectations,
-            retention.retention_plan, retention.retention_erasure],
+            retention.retention_plan, retention.retention_erasure, spark.warehouse_spark],
     asset_checks=privacy.CHECKS,
-    jobs=[pipeline_job, privacy.segment_export_job],
+    # the Spark job exists where dagster-celery is installed (the spark extra)
+    jobs=[pipeline_job, privacy.segment_export_job, *filter(None, [spark.spark_job()])],
     schedules=[daily_schedule],
     sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource(home=dg.EnvVar("FLEETDW_HOME")), "dbt": dbt_resource()},

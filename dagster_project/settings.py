@@ -67,8 +67,9 @@ class Settings:
 
     @classmethod
     def resolve(cls, home: str | None = None, warehouse: str | None = None, landing: str | None = None,
-                as_of: str | date | None = None) -> "Settings":
-        """Explicit values first, then ``FLEETDW_HOME``/``_WAREHOUSE``/``_LANDING``/``_AS_OF``, then defaults."""
+                as_of: str | date | None = None, engine: str | None = None) -> "Settings":
+        """Explicit values first, then ``FLEETDW_HOME``/``_WAREHOUSE``/``_LANDING``/``_AS_OF``/``_ENGINE``, then
+        defaults."""
         home_path = Path(home or os.environ.get("FLEETDW_HOME") or ".fleetdw").expanduser().absolute()
         wh = warehouse or os.environ.get("FLEETDW_WAREHOUSE") or str(home_path / "warehouse.duckdb")
         land = landing or os.environ.get("FLEETDW_LANDING") or str(home_path / "landing")
@@ -77,7 +78,7 @@ class Settings:
             warehouse=Path(wh).expanduser().absolute(),
             landing=Path(land).expanduser().absolute(),
             as_of=parse_as_of(as_of if as_of is not None else os.environ.get("FLEETDW_AS_OF")),
-            engine=parse_engine(os.environ.get("FLEETDW_ENGINE")),
+            engine=parse_engine(engine or os.environ.get("FLEETDW_ENGINE")),
         )
 
     @property

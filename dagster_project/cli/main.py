@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dagster_project.cli import audit, consent, dsar, holds, publish, quality, retention, review, segments
+from dagster_project.cli import audit, cluster, consent, dsar, holds, publish, quality, retention, review, segments
 from dagster_project.cli.console import print_summary, progress_callback
 from dagster_project.cli.options import USER_ERRORS, UserError, common_options, settings_from
 from dagster_project.settings import Settings, create_files_owner_only, parse_as_of
@@ -115,7 +115,7 @@ def demo(persons: int, seed: int, **opts: Any) -> None:
 
 for command in (segments.segments_group, publish.publish_command, review.review_group, holds.erase, holds.hold,
                 holds.release, retention.retention_group, dsar.dsar_group, quality.quality_group,
-                audit.audit_command, consent.consent_group):
+                audit.audit_command, consent.consent_group, cluster.cluster_group):
     cli.add_command(command)
 
 

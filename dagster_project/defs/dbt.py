@@ -1,8 +1,9 @@
 """The dbt project as Dagster assets downstream of the raw assets; dbt tests become asset checks.
 
 ``dbt_project`` is dagster-dbt's ``DbtProject``; its manifest is parsed on demand — only when missing or older
-than a project file (``dagster_project.manifest``) — so it is never committed and never stale. ``dbt build`` runs in a subprocess while no other connection to the DuckDB file is open (the in-process
-executor runs one step at a time); the warehouse file reaches dbt's profile as a var.
+than a project file (``dagster_project.manifest``) — so it is never committed and never stale. ``dbt build`` runs
+in a subprocess while no other connection to the DuckDB file is open (the in-process executor runs one step at a
+time); it runs in the home and finds the warehouse file and the date in its environment (:func:`dbt_cli`).
 """
 
 import os

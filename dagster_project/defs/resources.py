@@ -24,15 +24,18 @@ class WarehouseResource(dg.ConfigurableResource):
     warehouse: str = ""
     landing: str = ""
     as_of: str = ""
+    engine: str = ""      # "spark": the steps also keep the Parquet lake (a Celery worker's own env may lack it)
 
     @classmethod
     def run_config(cls, settings: Settings) -> dict[str, Any]:
         """The run configuration that points a run at ``settings`` (paths and a date, never a person)."""
         return {"config": {"home": str(settings.home), "warehouse": str(settings.warehouse),
-                           "landing": str(settings.landing), "as_of": settings.as_of.isoformat()}}
+                           "landing": str(settings.landing), "as_of": settings.as_of.isoformat(),
+                           "engine": settings.engine}}
 
     def settings(self) -> Settings:
-        return Settings.resolve(self.home or None, self.warehouse or None, self.landing or None, self.as_of or None)
+        return Settings.resolve(self.home or None, self.warehouse or None, self.landing or None, self.as_of or None,
+                                self.engine or None)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -106,7 +106,10 @@ def _refuse_beside_daemon_runs(instance: dg.DagsterInstance, settings: Settings)
 
 
 def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] | None = None,
-            tags: dict[str, str] | None = None, asset_selection: list[dg.AssetKey] | None = None) -> JobRun:
+            tags: dict[str, str] | None = None, asset_selection: list[dg.AssetKey] | None = None,
+            distributed: bool = False) -> JobRun:
+    """Run ``job_name`` in this process — or, ``distributed``, through its own executor (the Spark job's Celery
+    workers: ``dg.execute_job`` of the job reconstructed from ``defs/spark.py``), waiting for its end."""
     with one_command_at_a_time(settings):
         # Fail fast, with a clear message, when another process holds the warehouse.
         with open_warehouse(settings):
@@ -123,15 +126,21 @@ def execute(settings: Settings, job_name: str, extra_run_config: dict[str, Any] 
         }
         if extra_run_config:
             run_config.update(extra_run_config)
+        run_tags = {"fleetdw/as_of": settings.as_of.isoformat(), **CLI_TRIGGER, **(tags or {})}
         # dagster-dbt echoes dbt's log lines to stdout; stdout belongs to the command's own output (``--json``),
         # and the structured events are in Dagster's event log anyway.
         with instance_for(settings) as instance, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             _refuse_beside_daemon_runs(instance, settings)
             _fail_abandoned_runs(instance)
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                            asset_selection=asset_selection,
-                                            tags={"fleetdw/as_of": settings.as_of.isoformat(), **CLI_TRIGGER,
-                                                  **(tags or {})})
+            if distributed:
+                from dagster_project.defs.spark import reconstruct_spark_job
+
+                result = dg.execute_job(dg.reconstructable(reconstruct_spark_job), instance=instance,
+                                        run_config=run_config, tags=run_tags, asset_selection=asset_selection,
+                                        raise_on_error=False)
+            else:
+                result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                                asset_selection=asset_selection, tags=run_tags)
             failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key]
             failed = [e.step_key for e in failures]
             errors = {e.step_key: _first_line(e) for e in failures}
@@ -233,10 +242,17 @@ def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, An
 
     require_landing(settings)
     plan = build_plan(settings, full_refresh)
-    job = execute(settings, "fleetdw_pipeline",
+    keys = asset_keys(plan)
+    spark = settings.engine == "spark"
+    if spark:
+        # FLEETDW_ENGINE=spark: the same run plus the build on Spark, on the Celery workers (defs/spark.py)
+        from dagster_project.defs.spark import JOB_NAME, SPARK_KEY, require_spark_job
+
+        require_spark_job()
+        keys = None if keys is None else [*keys, SPARK_KEY]
+    job = execute(settings, JOB_NAME if spark else "fleetdw_pipeline",
                   extra_run_config={"ops": {"warehouse_dbt": {"config": {"full_refresh": True}}}} if full_refresh else None,
-                  asset_selection=asset_keys(plan),
-                  tags=run_tags(plan, full_refresh))
+                  asset_selection=keys, tags=run_tags(plan, full_refresh), distributed=spark)
     failed = sorted(set(job.failed_steps) - finding_steps(job))
     summary: dict[str, Any] = {
         "as_of": settings.as_of.isoformat(),
@@ -250,6 +266,10 @@ def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, An
         summary.update(part(job))
     summary["warehouse"] = "unchanged" if plan.nothing else "built"
     summary["build"] = plan.describe()
+    if spark:
+        from dagster_project.defs.spark import SPARK_KEY
+
+        summary["spark"] = job.materialisations.get(SPARK_KEY, {"status": "not built"})
     summary.update(_driver_assistant_summary(settings))
     return summary
 

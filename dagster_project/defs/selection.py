@@ -55,8 +55,10 @@ def asset_keys(plan: BuildPlan) -> list[dg.AssetKey] | None:
 
     manifest = load_manifest()
     dbt = {TRANSLATOR.get_asset_key(manifest["nodes"][uid]) for uid in plan.nodes if uid in manifest["nodes"]}
+    from dagster_project.defs.jobs import pipeline_job
+
     graph = defs.resolve_asset_graph()
-    rest = {k for k in graph.materializable_asset_keys if k not in warehouse_dbt.keys
+    rest = {k for k in pipeline_job.selection.resolve(graph) if k not in warehouse_dbt.keys
             and not (plan.nothing and k in AFTER_DBT_ONLY)}
     return sorted(rest | (dbt & set(warehouse_dbt.keys)), key=lambda k: k.to_user_string())
 
