@@ -241,14 +241,15 @@ def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, An
     from dagster_project.defs.selection import asset_keys, build_plan, run_tags
 
     require_landing(settings)
-    plan = build_plan(settings, full_refresh)
-    keys = asset_keys(plan)
     spark = settings.engine == "spark"
     if spark:
         # FLEETDW_ENGINE=spark: the same run plus the build on Spark, on the Celery workers (defs/spark.py)
         from dagster_project.defs.spark import JOB_NAME, SPARK_KEY, require_spark_job
 
         require_spark_job()
+    plan = build_plan(settings, full_refresh)
+    keys = asset_keys(plan)
+    if spark:
         keys = None if keys is None else [*keys, SPARK_KEY]
     job = execute(settings, JOB_NAME if spark else "fleetdw_pipeline",
                   extra_run_config={"ops": {"warehouse_dbt": {"config": {"full_refresh": True}}}} if full_refresh else None,

@@ -40,6 +40,10 @@ appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
 """
 
 
+CLUSTER_PARTS = ("redis", "spark-master", "spark-worker-1", "spark-worker-2", "spark-thrift", "celery-writer",
+                 "celery-spark")
+
+
 class ClusterError(RuntimeError):
     """A prerequisite is missing or a process did not come up (one line for the user)."""
 
@@ -103,14 +107,19 @@ def _require(program: str, hint: str) -> str:
     return path
 
 
+def require_prerequisites() -> None:
+    """One-line errors for what ``up`` needs and the machine lacks."""
+    spark_home()
+    _require("java", "install Java 17 (apt-get install openjdk-17-jre-headless)")
+    _require("redis-server", "apt-get install redis-server")
+    if not Path(sys.executable).with_name("celery").exists():
+        raise ClusterError("celery not found: pip install -e '.[spark]'")
+
+
 def components(cfg: ClusterConfig) -> list[Component]:
     spark = spark_home()
-    java_hint = "install Java 17 (apt-get install openjdk-17-jre-headless)"
-    _require("java", java_hint)
-    redis = _require("redis-server", "apt-get install redis-server")
+    redis = shutil.which("redis-server") or "redis-server"
     celery = str(Path(sys.executable).with_name("celery"))
-    if not Path(celery).exists():
-        raise ClusterError("celery not found: pip install -e '.[spark]'")
     spark_class = str(spark / "bin" / "spark-class")
     out = [Component("redis", [redis, "--bind", cfg.host, "--port", str(cfg.redis_port), "--save", "",
                                "--appendonly", "no", "--dir", str(cfg.root), "--protected-mode", "yes"],
@@ -187,6 +196,8 @@ def status(cfg: ClusterConfig) -> dict[str, dict]:
 def up(cfg: ClusterConfig, progress=None) -> dict[str, dict]:
     """Start every component that is not running, in order, waiting until each is up."""
     comps = components(cfg)
+    if any(not _pid(cfg, c.name) for c in comps if c.name in CLUSTER_PARTS):
+        require_prerequisites()
     for path in (cfg.root, cfg.pids, cfg.logs, cfg.root / "conf", cfg.root / "work"):
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     (cfg.root / "conf" / "log4j2.properties").write_text(LOG4J2)
@@ -224,8 +235,7 @@ def down(cfg: ClusterConfig, timeout: float = 30.0) -> list[str]:
     """Stop the processes ``up`` started (reverse order: SIGTERM to the group, SIGKILL after ``timeout``)."""
     stopped = []
     names = [p.stem for p in sorted(cfg.pids.glob("*.pid"))] if cfg.pids.is_dir() else []
-    order = {c: i for i, c in enumerate(["redis", "spark-master", "spark-worker-1", "spark-worker-2",
-                                         "spark-thrift", "celery-writer", "celery-spark"])}
+    order = {c: i for i, c in enumerate(CLUSTER_PARTS)}
     for name in sorted(names, key=lambda n: -order.get(n, 99)):
         pid = _pid(cfg, name)
         if pid is not None:
@@ -242,6 +252,10 @@ def _stop(pid: int, timeout: float) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        try:                      # reap it when it is this process's child (``up`` and ``down`` in one process)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
