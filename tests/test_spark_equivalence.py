@@ -73,7 +73,7 @@ def test_spark_pseudonym_equals_duckdb_and_python_hmac(spark_results):
 def test_spark_without_the_key_the_pseudonymising_model_fails(spark_results):
     keyless = spark_results["keyless"]
     assert not keyless["success"]
-    assert keyless["statuses"] == {"error": 1}
+    assert keyless["statuses"].get("error") == 1         # customer_profile (the on-run-start hook succeeds)
     assert keyless["message_names_key"]
 
 
