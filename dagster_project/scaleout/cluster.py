@@ -58,14 +58,19 @@ class ClusterConfig:
     workers: int = 2
     worker_cores: int = 1
     worker_memory: str = "1g"
+    driver_memory: str = "1g"
     env: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def for_home(cls, home: Path) -> "ClusterConfig":
-        """Ports from ``FLEETDW_SPARK_PORT`` (Thrift), ``FLEETDW_SPARK_MASTER_PORT``, ``FLEETDW_REDIS_PORT``."""
+        """Ports from ``FLEETDW_SPARK_PORT`` (Thrift), ``FLEETDW_SPARK_MASTER_PORT``, ``FLEETDW_REDIS_PORT``; memory
+        of each worker and of the Thrift server's driver from ``FLEETDW_SPARK_WORKER_MEMORY`` /
+        ``FLEETDW_SPARK_DRIVER_MEMORY`` (default 1g each)."""
         return cls(root=home / "cluster", thrift_port=int(os.environ.get("FLEETDW_SPARK_PORT", 10000)),
                    master_port=int(os.environ.get("FLEETDW_SPARK_MASTER_PORT", 7077)),
-                   redis_port=int(os.environ.get("FLEETDW_REDIS_PORT", 6379)))
+                   redis_port=int(os.environ.get("FLEETDW_REDIS_PORT", 6379)),
+                   worker_memory=os.environ.get("FLEETDW_SPARK_WORKER_MEMORY", "1g"),
+                   driver_memory=os.environ.get("FLEETDW_SPARK_DRIVER_MEMORY", "1g"))
 
     @property
     def master_url(self) -> str:
@@ -134,6 +139,7 @@ def components(cfg: ClusterConfig) -> list[Component]:
     out.append(Component("spark-thrift", [
         str(spark / "bin" / "spark-submit"), "--master", cfg.master_url,
         "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2", "--name", "fleetdw-thrift",
+        "--driver-memory", cfg.driver_memory, "--executor-memory", cfg.worker_memory,
         "--conf", f"spark.sql.warehouse.dir={cfg.root / 'spark-warehouse'}",
         "--conf", f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName="
                   f"{cfg.root / 'metastore_db'};create=true",
