@@ -96,13 +96,35 @@ def test_erased_persons_values_are_absent_from_the_lake_after_the_erasure_run(ho
     _request(home, person)
     outcome = run_retention(home)
     assert (outcome.status, outcome.verification) == ("applied", "passed")
+    # the erasure synced the lake before its verification, and the verification read every lake table
+    detail = outcome.verification_detail
+    assert detail["lake_tables"] >= len(CONTROL_TABLES) and detail["lake_hits"] == 0
     synced = sync_if_spark(home.settings)          # what the retention step does after an applied erasure
-    assert synced.partitions_written > 0
+    assert synced.partitions_written == 0 and synced.partitions_kept > 0
     kyc = table_path(lake, "raw.kyc")
     kept = _kyc_values(home, values)               # the AML Act keeps KYC records: only there
     files = list(lake.rglob("*.parquet"))
     assert _lake_hits(files, values - kept) == 0
     assert _lake_hits([f for f in files if kyc not in f.parents], values & kept) == 0
+
+
+def test_verification_finds_a_value_left_in_the_lake_but_not_in_a_legally_retained_column(tmp_path: Path):
+    """The lake part of the post-deletion verification (``retention.verify.scan_lake``) on a planted value."""
+    from dagster_project.retention.verify import scan_lake
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema raw")
+    con.execute("create table raw.kyc (person_id varchar, name varchar, _load_id bigint)")
+    con.execute("insert into raw.kyc values ('P-LEFT-1', 'Kept Name', 1), ('P-OTHER', 'x', 2)")
+    con.execute("create table raw.fuel (note varchar, litres double, _load_id bigint)")
+    con.execute("insert into raw.fuel values ('paid by P-LEFT-1', 40.0, 1)")
+    sync_lake(con, tmp_path, ["raw.kyc", "raw.fuel"])
+    con.close()
+    lake = tmp_path / "lake"
+    assert scan_lake(lake, {"P-LEFT-1"}) == (2, 2)
+    assert scan_lake(lake, {"P-LEFT-1"}, {"raw.kyc": ["person_id"]}) == (2, 1)   # the fuel note still counts
+    assert scan_lake(lake, {"Kept Name"}, {"raw.kyc": ["name"]}) == (2, 0)
+    assert scan_lake(None, {"P-LEFT-1"}) == (0, 0)
 
 
 def test_engine_setting_is_duckdb_by_default_and_rejects_others(monkeypatch):

@@ -249,8 +249,8 @@ def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, An
         require_spark_job()
     plan = build_plan(settings, full_refresh)
     keys = asset_keys(plan)
-    if spark:
-        keys = None if keys is None else [*keys, SPARK_KEY]
+    if spark and keys is not None and not plan.nothing:
+        keys = [*keys, SPARK_KEY]     # the Spark build is whole (no state of its own); none when nothing changed
     job = execute(settings, JOB_NAME if spark else "fleetdw_pipeline",
                   extra_run_config={"ops": {"warehouse_dbt": {"config": {"full_refresh": True}}}} if full_refresh else None,
                   asset_selection=keys, tags=run_tags(plan, full_refresh), distributed=spark)

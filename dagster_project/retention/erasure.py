@@ -105,9 +105,10 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
         outcome.timings["archive_rewrite"] = archive.seconds
         t = outcome.lap("archive_wait", t)
         crash_point("after_copy")
+        lake = _sync_lake_from(fresh, settings)
         detail, kept = verify(fresh, final_needles, [Path(t) for _, a, t in archive_actions if a == "replace"],
                               [Path(p) for p, a, _ in archive_actions if a == "delete"], retained,
-                              archive_hits=archive.archive_hits())
+                              archive_hits=archive.archive_hits(), lake=lake)
         t = outcome.lap("verification", t)
         outcome.verification = "passed" if detail["passed"] else "failed"
         outcome.verification_detail = {k: int(v) for k, v in detail.items()}
@@ -129,6 +130,21 @@ def apply_plan(settings: Settings, plan: Plan, run_id: str | None, manifest: dic
     outcome.files_changed = len(archive_actions)
     recover(settings)
     return outcome
+
+
+def _sync_lake_from(fresh: Path, settings: Settings) -> Path | None:
+    """With the Spark engine, the Parquet lake follows the erased database before it is verified (so that the
+    verification covers it); None otherwise."""
+    if settings.engine != "spark":
+        return None
+    from dagster_project.lake import sync_lake
+
+    con = duckdb.connect(str(fresh), read_only=True)
+    try:
+        sync_lake(con, settings.home)
+    finally:
+        con.close()
+    return settings.lake
 
 
 def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, run_id: str,

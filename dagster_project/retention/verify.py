@@ -84,6 +84,37 @@ def scan_tables(db: Path, needles: set[str], retained: dict[str, list[str]] | No
         con.close()
 
 
+def scan_lake(lake: Path | None, needles: set[str], retained: dict[str, list[str]] | None = None
+              ) -> tuple[int, int]:
+    """(lake tables scanned, rows holding any needle in a text column but the legally retained ones) of the
+    Parquet copy of the raw layer that the Spark engine keeps (``dagster_project.lake``), read by DuckDB's own
+    Parquet reader. No lake: (0, 0)."""
+    from dagster_project.lake import TABLES_FILE, read_tables_file, table_path
+
+    regex = pattern(needles)
+    if lake is None or not (lake / TABLES_FILE).exists():
+        return 0, 0
+    retained = retained or {}
+    scans, tables = [], 0
+    for table, columns in read_tables_file(lake).items():
+        path = table_path(lake, table)
+        if not any(path.rglob("*.parquet")):
+            continue
+        tables += 1
+        text = _text_columns(dict(columns), retained.get(table, []))
+        if text and regex:
+            row = ", ".join(f'cast("{c}" as varchar)' for c in text)
+            scans.append(f"select count(*) as n from read_parquet({q(str(path / '**' / '*.parquet'))}, "
+                         f"hive_partitioning = false) where regexp_matches(concat_ws(chr(10), {row}), {q(regex)})")
+    if not scans:
+        return tables, 0
+    con = duckdb.connect()
+    try:
+        return tables, int(private_query(con, f"select coalesce(sum(n), 0) from ({' union all '.join(scans)})")[0][0])
+    finally:
+        con.close()
+
+
 def bytes_hits(paths: list[Path], needles: set[str]) -> int:
     """Occurrences of any needle in the raw bytes of files (one multi-pattern pass each, ``needles.Matcher``)."""
     matcher = Matcher(needles)
@@ -91,12 +122,13 @@ def bytes_hits(paths: list[Path], needles: set[str]) -> int:
 
 
 def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Path],
-           retained: dict[str, list[str]] | None = None, archive_hits: int | None = None
-           ) -> tuple[dict[str, int], set[str]]:
-    """Every table (but the legally retained columns), the file's bytes (but the values those columns keep) and
-    the rewritten archive files must be free of the needles. ``archive_hits``: the rewritten files' scan, when the
-    erasure already ran it beside its ``COPY FROM DATABASE`` (``archive.BackgroundRewrite.check``, the same
-    :func:`file_holds` on the complete files). Returns the counts and the needles legally kept."""
+           retained: dict[str, list[str]] | None = None, archive_hits: int | None = None,
+           lake: Path | None = None) -> tuple[dict[str, int], set[str]]:
+    """Every table (but the legally retained columns), the file's bytes (but the values those columns keep), the
+    rewritten archive files and — with the Spark engine — every table of the Parquet lake (``lake``; its hits count
+    as file hits) must be free of the needles. ``archive_hits``: the rewritten files' scan, when the erasure already
+    ran it beside its ``COPY FROM DATABASE`` (``archive.BackgroundRewrite.check``, the same :func:`file_holds` on
+    the complete files). Returns the counts and the needles legally kept."""
     kept: set[str] = set()
     if needles and retained:
         con = duckdb.connect(str(db), read_only=True)
@@ -109,11 +141,15 @@ def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Pat
     with ThreadPoolExecutor(max_workers=2) as pool:
         tables = pool.submit(scan_tables, db, needles, retained)
         file_bytes = pool.submit(bytes_hits, [db, db.with_name(db.name + ".wal")], needles - kept)
+        lake_scan = pool.submit(scan_lake, lake, needles, retained)
         if archive_hits is None:
             archive_hits = sum(pool.map(lambda f: f.exists() and file_holds(f, matcher), rewritten))
         (tables_scanned, table_hits), file_hits = tables.result(), file_bytes.result()
+        lake_tables, lake_hits = lake_scan.result()
+    file_hits += lake_hits
     return {"identifiers": len(needles), "legally_kept": len(kept), "tables_scanned": tables_scanned,
             "table_hits": table_hits, "file_hits": file_hits, "archive_hits": archive_hits, "deleted_files": len(deleted),
+            "lake_tables": lake_tables, "lake_hits": lake_hits,
             "passed": int(table_hits == 0 and file_hits == 0 and archive_hits == 0)}, kept
 
 
