@@ -25,6 +25,15 @@ from dagster_project.synthetic import generate_landing
 
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heavy modules first, heaviest first (``pytest.mark.heavy(seconds)``), the others in their usual order: with
+    ``--dist loadscope`` a worker that takes the last module then does not run it alone for minutes."""
+    def weight(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("heavy")
+        return -float(mark.args[0]) if mark else 0.0
+    items.sort(key=weight)
+
+
 class Landing:
     """Writes landing files and loads them, so each test states its input next to its assertions."""
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.soak.operate import Operation
 from tests.support import AS_OF
 from tests.support.faults import KILL_POINTS, differing_tables, kill_during
 from tests.support.retention import copy_home
+
+pytestmark = pytest.mark.heavy(210)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 def test_four_kills_in_a_row_then_one_run_give_the_tables_of_the_uninterrupted_day(

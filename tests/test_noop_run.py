@@ -16,6 +16,8 @@ import pytest
 from tests.support import AS_OF
 from tests.support.cli import fleetdw, fleetdw_subprocess
 
+pytestmark = pytest.mark.heavy(230)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def home(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

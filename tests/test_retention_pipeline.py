@@ -11,8 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import AS_OF
 from tests.support.retention import Home
+
+pytestmark = pytest.mark.heavy(90)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parents[1]
 

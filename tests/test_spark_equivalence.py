@@ -17,6 +17,8 @@ from filelock import FileLock
 
 from tests.support.spark import COMPARED_SCHEMAS, build
 
+pytestmark = pytest.mark.heavy(310)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+
 
 @pytest.fixture(scope="session")
 def spark_results(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict:

@@ -19,6 +19,7 @@ from dagster._core.instance.ref import InstanceRef
 from filelock import FileLock, Timeout
 
 from dagster_project.defs.dbt import warehouse_dbt
+from dagster_project.defs.event_log import event_log_override
 from dagster_project.defs.privacy import AUDIT_KEY
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.raw import raw_asset_key
@@ -40,12 +41,15 @@ concurrency:
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
-    """The persistent instance under ``<home>/dagster`` (created with one-run-at-a-time queueing)."""
+    """The persistent instance under ``<home>/dagster`` (created with one-run-at-a-time queueing), whose event log
+    keeps its database engines (``defs/event_log.py``)."""
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     cfg = settings.dagster_home / "dagster.yaml"
     if not cfg.exists():
         cfg.write_text(DAGSTER_YAML)
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
+    # fleetdw's own runs write their events through a cached-engine subclass of the default storage (same files)
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home),
+                                                            overrides=event_log_override(settings.dagster_home)))
 
 
 @dataclass
