@@ -272,8 +272,6 @@ def run_pipeline(settings: Settings, full_refresh: bool = False) -> dict[str, An
     summary["warehouse"] = "unchanged" if plan.nothing else "built"
     summary["build"] = plan.describe()
     if spark:
-        from dagster_project.defs.spark import SPARK_KEY
-
         summary["spark"] = job.materialisations.get(SPARK_KEY, {"status": "not built"})
     summary.update(_driver_assistant_summary(settings))
     return summary

@@ -62,26 +62,31 @@ def legally_kept(con: duckdb.DuckDBPyConnection, needles: set[str], retained: di
 
 def scan_tables(db: Path, needles: set[str], retained: dict[str, list[str]] | None = None) -> tuple[int, int]:
     """(tables scanned, rows holding any needle in any text column but the legally retained ones), inside DuckDB
-    (counts only). One pass: a single query over every table, one
-    regex evaluation per row over its text columns joined by a line break (a needle holds none, so a match
-    cannot straddle two columns)."""
+    (counts only), in one query over every table (:func:`_count_hits`)."""
     regex = pattern(needles)
     retained = retained or {}
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = base_tables(con)
-        scans = []
-        for rel, cols in tables.items():
-            text = _text_columns(cols, retained.get(rel, []))
-            if text and regex:
-                row = ", ".join(f'cast("{c}" as varchar)' for c in text)
-                scans.append(f"select count(*) as n from {rel} where regexp_matches(concat_ws(chr(10), {row}), "
-                             f"{q(regex)})")
-        hits = private_query(con, f"select coalesce(sum(n), 0) from ({' union all '.join(scans)})")[0][0] \
-            if scans else 0
-        return len(tables), int(hits)
+        scans = [(rel, _text_columns(cols, retained.get(rel, []))) for rel, cols in tables.items()]
+        return len(tables), _count_hits(con, scans, regex)
     finally:
         con.close()
+
+
+def _count_hits(con: duckdb.DuckDBPyConnection, scans: list[tuple[str, list[str]]], regex: str) -> int:
+    """Rows of the relations (a table name or a reader call, each with its text columns) in which ``regex``
+    matches: one query, one regex evaluation per row over its text columns joined by a line break (a needle
+    holds none, so a match cannot straddle two columns). Counts only."""
+    parts = []
+    for relation, text in scans:
+        if text and regex:
+            row = ", ".join(f'cast("{c}" as varchar)' for c in text)
+            parts.append(f"select count(*) as n from {relation} where regexp_matches(concat_ws(chr(10), {row}), "
+                         f"{q(regex)})")
+    if not parts:
+        return 0
+    return int(private_query(con, f"select coalesce(sum(n), 0) from ({' union all '.join(parts)})")[0][0])
 
 
 def scan_lake(lake: Path | None, needles: set[str], retained: dict[str, list[str]] | None = None
@@ -95,22 +100,15 @@ def scan_lake(lake: Path | None, needles: set[str], retained: dict[str, list[str
     if lake is None or not (lake / TABLES_FILE).exists():
         return 0, 0
     retained = retained or {}
-    scans, tables = [], 0
+    scans = []
     for table, columns in read_tables_file(lake).items():
         path = table_path(lake, table)
-        if not any(path.rglob("*.parquet")):
-            continue
-        tables += 1
-        text = _text_columns(dict(columns), retained.get(table, []))
-        if text and regex:
-            row = ", ".join(f'cast("{c}" as varchar)' for c in text)
-            scans.append(f"select count(*) as n from read_parquet({q(str(path / '**' / '*.parquet'))}, "
-                         f"hive_partitioning = false) where regexp_matches(concat_ws(chr(10), {row}), {q(regex)})")
-    if not scans:
-        return tables, 0
+        if any(path.rglob("*.parquet")):
+            scans.append((f"read_parquet({q(str(path / '**' / '*.parquet'))}, hive_partitioning = false)",
+                          _text_columns(dict(columns), retained.get(table, []))))
     con = duckdb.connect()
     try:
-        return tables, int(private_query(con, f"select coalesce(sum(n), 0) from ({' union all '.join(scans)})")[0][0])
+        return len(scans), _count_hits(con, scans, regex)
     finally:
         con.close()
 
