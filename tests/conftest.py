@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from filelock import FileLock
 
 from ingest.loader import LoadContext, Loader
 from tests.support import AS_OF, SAMPLES
@@ -21,6 +20,7 @@ from tests.support.dbt import BuiltFleet, LandingZone, run_dbt
 from tests.support.fleet import write_day1, write_extract_neighbours
 from tests.support.cli import fleetdw_subprocess
 from tests.support.retention import Home, build_baseline, copy_home
+from tests.support.shared import shared_once
 from dagster_project.synthetic import generate_landing
 
 
@@ -90,17 +90,14 @@ def samples_landing(tmp_path: Path) -> Path:
 def _shared_fleet(tmp_path_factory: pytest.TempPathFactory, name: str, writers: list,
                   dbt_args: list[str]) -> BuiltFleet:
     """A hand-made fleet written by ``writers``, loaded and built once per session (shared by the xdist workers)."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
-    with FileLock(str(root) + ".lock"):
-        if not (root / "done").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            lz = LandingZone(root / "home")
-            for write in writers:
-                write(lz)
-            lz.load()
-            run_dbt(dbt_args, lz.warehouse, root / "work")
-            (root / "done").write_text("ok")
+    def build(root: Path) -> None:
+        lz = LandingZone(root / "home")
+        for write in writers:
+            write(lz)
+        lz.load()
+        run_dbt(dbt_args, lz.warehouse, root / "work")
+
+    root = shared_once(tmp_path_factory, name, build)
     return BuiltFleet(root / "home", root / "work")
 
 
@@ -124,16 +121,7 @@ def extract_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One generated warehouse (150 persons, loaded and built with dbt, no retention applied yet)."""
     os.environ.setdefault("FLEETDW_PSEUDONYM_KEY", "retention-tests-key-0123456789abcdef")
-    base = tmp_path_factory.getbasetemp()
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "retention_baseline"
-    shared.mkdir(exist_ok=True)
-    home = shared / "home"
-    with FileLock(str(shared / "build.lock")):
-        if not (shared / "done").exists():
-            shutil.rmtree(home, ignore_errors=True)
-            build_baseline(home)
-            (shared / "done").write_text("ok")
-    return home
+    return shared_once(tmp_path_factory, "retention_baseline", lambda root: build_baseline(root / "home")) / "home"
 
 
 @pytest.fixture
@@ -150,42 +138,30 @@ def _operate_day_one(root: Path) -> None:
     shutil.copytree(source, home / "landing")
     run = fleetdw_subprocess(home, "run", "--json")
     (root / "run_output.txt").write_text(run.stdout + run.stderr)
-    (root / "done").write_text("ok")
 
 
 @pytest.fixture(scope="session")
-def day_one(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def day_one(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated landing zone (150 persons, seed 7, 10 days to AS_OF) after its first ``fleetdw run``, as a user
     would have it: ``<root>/home`` (copy it before changing it), the generation report and the run's output."""
-    base = tmp_path_factory.getbasetemp()
-    shared = (base if worker_id == "master" else base.parent) / "day_one"
-    with FileLock(str(shared) + ".lock"):
-        if not (shared / "done").exists():
-            shutil.rmtree(shared, ignore_errors=True)
-            shared.mkdir(parents=True)
-            _operate_day_one(shared)
-    return shared
+    return shared_once(tmp_path_factory, "day_one", _operate_day_one)
 
 
 @pytest.fixture(scope="session")
-def day_two(day_one: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def day_two(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``day_one`` operated one more day (``tests/soak/operate.py``, day 1: the next day's deliveries, an erasure
     request under a legal hold and one without), uninterrupted: ``<root>/home``, ``<root>/work`` (the operation's
     state), ``summary.json`` of the run and ``hashes.json`` of its tables (``tests/support/faults.py``)."""
     from tests.soak.operate import Operation
     from tests.support.faults import table_hashes
 
-    base = tmp_path_factory.getbasetemp()
-    shared = (base if worker_id == "master" else base.parent) / "day_two"
-    with FileLock(str(shared) + ".lock"):
-        if not (shared / "done").exists():
-            shutil.rmtree(shared, ignore_errors=True)
-            home = copy_home(day_one / "home", shared / "home").path
-            op = Operation(home, shared / "work", persons=150, seed=7, start=AS_OF)
-            op.first_day(json.loads((day_one / "run_output.txt").read_text().split("\n", 1)[0]))
-            summary = op.run(op.prepare(1))
-            op.save()
-            (shared / "summary.json").write_text(json.dumps(summary))
-            (shared / "hashes.json").write_text(json.dumps(table_hashes(home)))
-            (shared / "done").write_text("ok")
-    return shared
+    def build(shared: Path) -> None:
+        home = copy_home(day_one / "home", shared / "home").path
+        op = Operation(home, shared / "work", persons=150, seed=7, start=AS_OF)
+        op.first_day(json.loads((day_one / "run_output.txt").read_text().split("\n", 1)[0]))
+        summary = op.run(op.prepare(1))
+        op.save()
+        (shared / "summary.json").write_text(json.dumps(summary))
+        (shared / "hashes.json").write_text(json.dumps(table_hashes(home)))
+
+    return shared_once(tmp_path_factory, "day_two", build)

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
+from tests.support.shared import shared_once
 from tests.support.spark import COMPARED_SCHEMAS, build
 
 pytestmark = pytest.mark.heavy(310)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")
-def spark_results(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict:
+def spark_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The one Spark build of the suite (the xdist workers share it through a file lock)."""
     from dagster_project.lake import LakeError
     from dagster_project.lake.spark import require_pyspark
@@ -30,15 +29,11 @@ def spark_results(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> d
         require_pyspark()
     except LakeError as exc:     # CI installs the extra: a missing prerequisite fails, it does not skip
         pytest.fail(str(exc), pytrace=False)
-    base = tmp_path_factory.getbasetemp()
-    shared = (base if worker_id == "master" else base.parent) / "spark_equivalence"
-    with FileLock(str(shared) + ".lock"):
-        if not (shared / "results.json").exists():
-            shutil.rmtree(shared, ignore_errors=True)
-            shared.mkdir(parents=True)
-            results = build(shared, data_tests=os.environ.get("FLEETDW_SPARK_DATA_TESTS") == "1")
-            (shared / "results.json").write_text(json.dumps(results, indent=1))
-    return json.loads((shared / "results.json").read_text())
+    def build_results(shared: Path) -> None:
+        results = build(shared, data_tests=os.environ.get("FLEETDW_SPARK_DATA_TESTS") == "1")
+        (shared / "results.json").write_text(json.dumps(results, indent=1))
+
+    return json.loads((shared_once(tmp_path_factory, "spark_equivalence", build_results) / "results.json").read_text())
 
 
 def test_spark_session_builds_every_model_seed_and_unit_test(spark_results):

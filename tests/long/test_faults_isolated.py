@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.faults import KILL_POINTS, differing_tables, kill_during, prepare, run, uninterrupted
+from tests.support.shared import shared_root
 
 
 @pytest.fixture(scope="session")
-def reference(day_one: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, str]:
-    base = tmp_path_factory.getbasetemp()
-    return uninterrupted(day_one, (base if worker_id == "master" else base.parent) / "faults_reference")
+def reference(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return uninterrupted(day_one, shared_root(tmp_path_factory, "faults_reference"))
 
 
 @pytest.mark.parametrize("phase", list(KILL_POINTS))

@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 from tests.support import AS_OF  # noqa: E402
-from tests.support.spark import COMPARED_SCHEMAS, table_digest  # noqa: E402
+from tests.support.spark import duckdb_tables, table_digest  # noqa: E402
 
 FLEETDW = str(Path(sys.executable).with_name("fleetdw"))
 
@@ -38,25 +38,6 @@ def _utc_naive(value):
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
-
-
-def duckdb_digests(warehouse: Path) -> dict[str, dict]:
-    import duckdb
-
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        names = [n for (n,) in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables where table_schema in "
-            f"{COMPARED_SCHEMAS} and table_type = 'BASE TABLE' order by 1").fetchall()]
-        out = {}
-        for name in names:
-            cur = con.execute(f"select * from {name}")
-            rows = [tuple(_utc_naive(v) for v in r) for r in cur.fetchall()]
-            out[name] = table_digest([d[0] for d in cur.description], rows)
-        return out
-    finally:
-        con.close()
 
 
 def _from_thrift(value, type_code: str):
@@ -136,7 +117,7 @@ def main() -> int:
         if summary["status"] != "success" or spark.get("failed", 1) != 0:
             print(f"failed steps: {summary.get('failed_steps')}", file=sys.stderr)
             return 1
-        duck = duckdb_digests(home / "warehouse.duckdb")
+        duck = duckdb_tables(home / "warehouse.duckdb", _utc_naive)
         sparks = spark_digests("127.0.0.1", int(os.environ.get("FLEETDW_SPARK_PORT", 10000)), list(duck))
         same = 0
         for name, d in duck.items():

@@ -22,12 +22,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
-from filelock import FileLock
 
 from dagster_project.synthetic import generate_landing
 from tests.support import AS_OF
 from tests.support.cli import FLEETDW, cli_env, fleetdw
 from tests.support.retention import copy_home
+from tests.support.shared import build_once
 
 NEXT_DAY = AS_OF + timedelta(days=1)
 # Columns that record when or in which run something happened, not what the warehouse holds.
@@ -93,14 +93,14 @@ def table_hashes(home: Path) -> dict[str, str]:
 
 def uninterrupted(day_one: Path, shared: Path) -> dict[str, str]:
     """The tables after the next-day run and one more run, neither interrupted (built once under ``shared``)."""
-    with FileLock(str(shared) + ".lock"):
-        if not (shared / "hashes.json").exists():
-            home = prepare(day_one, shared / "home")
-            first = run(home)
-            assert first["status"] == "success" and first["retention"]["status"] == "applied"
-            run(home)
-            (shared / "hashes.json").write_text(json.dumps(table_hashes(home)))
-    return json.loads((shared / "hashes.json").read_text())
+    def build(shared: Path) -> None:
+        home = prepare(day_one, shared / "home")
+        first = run(home)
+        assert first["status"] == "success" and first["retention"]["status"] == "applied"
+        run(home)
+        (shared / "hashes.json").write_text(json.dumps(table_hashes(home)))
+
+    return json.loads((build_once(shared, build) / "hashes.json").read_text())
 
 
 def steps_started(home: Path) -> list[str]:

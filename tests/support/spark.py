@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 
@@ -77,7 +77,9 @@ def table_digest(columns: list[str], rows: list[tuple]) -> dict[str, Any]:
             "_lines": counted}
 
 
-def duckdb_tables(warehouse: Path) -> dict[str, dict[str, Any]]:
+def duckdb_tables(warehouse: Path, value: Callable[[Any], Any] | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`table_digest` of every compared table of a DuckDB warehouse; ``value`` maps each value first (the
+    scale-out script's comparison with Thrift's text values)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")
@@ -86,7 +88,10 @@ def duckdb_tables(warehouse: Path) -> dict[str, dict[str, Any]]:
         out = {}
         for (name,) in names:
             cur = con.execute(f"select * from {name}")
-            out[name] = table_digest([d[0] for d in cur.description], cur.fetchall())
+            rows = cur.fetchall()
+            if value is not None:
+                rows = [tuple(value(v) for v in r) for r in rows]
+            out[name] = table_digest([d[0] for d in cur.description], rows)
         return out
     finally:
         con.close()
