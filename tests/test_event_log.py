@@ -29,7 +29,7 @@ def test_events_written_with_cached_engines_are_read_by_the_default_storage(tmp_
         for i in range(25):
             instance.report_engine_event(f"event {i}", result.dagster_run)
         # one engine per database file (the run's shard and the index), however many events were written
-        shards = {shard for _pid, shard in instance.event_log_storage.__dict__["_fleetdw_engines"]}
+        shards = {shard for _pid, shard in instance.event_log_storage.engines}
         assert shards <= {result.run_id, "index"} and result.run_id in shards
         run_id = result.run_id
     with dg.DagsterInstance.from_config(str(settings.dagster_home)) as default:

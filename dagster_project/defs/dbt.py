@@ -133,8 +133,7 @@ class FleetDbtCliResource(DbtCliResource):
       ``dbt-core`` installed in this environment, whose version its package metadata gives;
     - a dbt adapter created in this process (dbt's imports, the project's macros: 2 s), which dagster-dbt needs
       only to fetch row counts or column metadata for a model — fleetdw asks for neither (the warehouse's counts
-      come from its own steps), and an in-process DuckDB adapter beside the dbt process would be a second client
-      of the single-writer file.
+      come from its own steps).
     """
 
     @cached_property
