@@ -10,6 +10,9 @@ none loaded). A source with a consent gate (location, RULES.md §2) loads after 
 grant in force are *withheld*: decided in the load SQL from ``raw.consents_current``, counted, and stored nowhere —
 not in raw, not in quarantine, and the archived copy of the file has their lines replaced by ``{}`` (so every kept
 line keeps its number). A rejected file of such a source is deleted, since its lines cannot be checked.
+A row that names a person the warehouse has erased (``LoadContext.withhold``, supplied by retention, which knows
+whom it erased by pseudonym only) is withheld the same way, in the file's transaction with its audit rows: an
+upstream system that still holds an erased person costs a few rows' work instead of a second erasure.
 Error texts from DuckDB can quote file content, so they are never stored or shown: a rejected file gets one of a
 few fixed reasons.
 """
@@ -62,9 +65,10 @@ class FileOutcome:
     rows_in: int | None = None
     rows_loaded: int = 0
     rows_quarantined: int = 0
-    rows_withheld: int = 0  # rows without consent, stored nowhere (RULES.md §2)
+    rows_withheld: int = 0  # rows without consent or naming an erased person, stored nowhere (RULES.md §2, §5)
     drift_columns: list[str] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> rows
+    rows_withheld_erased: int = 0  # of rows_withheld: rows naming an erased person
 
 
 @dataclass
@@ -87,6 +91,10 @@ class SourceOutcome:
     def rows_withheld(self) -> int:
         return self._sum("rows_withheld")
 
+    @property
+    def rows_withheld_erased(self) -> int:
+        return self._sum("rows_withheld_erased")
+
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
 
@@ -107,6 +115,7 @@ class SourceOutcome:
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
             "rows_withheld": self.rows_withheld,
+            "rows_withheld_erased": self.rows_withheld_erased,
             "quarantine_reasons": self.quarantine_reasons,
             "drift_columns": sorted({c for f in self.files for c in f.drift_columns}),
             # file names and fixed reasons (never a file's content), in load order
@@ -120,11 +129,24 @@ class SourceOutcome:
 
 
 @dataclass(frozen=True)
+class Withhold:
+    """Rows naming an erased person, withheld at the load. The caller (retention) supplies what only it knows:
+    which columns of a source name a person whose rows an erasure deletes, which of a file's values are erased
+    persons, the audit rows (written in the file's transaction) and the archive copy without their lines."""
+
+    columns: dict[str, tuple[str, ...]]                                   # source -> person-id columns
+    erased_among: Callable[[set[str]], set[str]]                           # the erased persons among values
+    record: Callable[[duckdb.DuckDBPyConnection, str, dict[str, int]], None]   # (cursor, source, rows per person)
+    rewrite: Callable[[Path, Path, set[int], set[str]], None]              # (file, copy, lines, values) -> copy
+
+
+@dataclass(frozen=True)
 class LoadContext:
     home: Path
     landing: Path
     as_of: date
     run_id: str
+    withhold: Withhold | None = None
 
     @property
     def archive(self) -> Path:
@@ -376,6 +398,7 @@ class _Prepared:
     cursor: duckdb.DuckDBPyConnection | None
     outcome: FileOutcome | None = None
     reject_reason: str | None = None
+    erased: set[str] = field(default_factory=set)   # erased persons its withheld rows name (memory only)
 
 
 class Loader:
@@ -458,13 +481,21 @@ class Loader:
         self._store(source, path, self.ctx.home / "duplicates" / source.name / f"{load_id:06d}_{path.name}", load_id)
         return FileOutcome(source.name, path.name, "duplicate", load_id)
 
-    def _store(self, source: Source, path: Path, target: Path, load_id: int) -> Path:
+    def _store(self, source: Source, path: Path, target: Path, load_id: int,
+               erased: set[str] | None = None) -> Path:
         """Move a landing file of load ``load_id`` (its own load, or the one it duplicates) into the home. For a
-        consent-gated source the stored copy keeps only the lines that load kept (loaded or quarantined): every
-        other non-blank line is a withheld row and becomes ``{}``. Decided from the committed lineage, so a rerun
-        after a crash between the commit and the move stores the same copy."""
-        if source.consent is None:
+        consent-gated source, and for a load that withheld rows naming an erased person, the stored copy keeps
+        only the lines that load kept (loaded or quarantined): every other record is a withheld row and is
+        blanked (``{}``; a CSV record through ``Withhold.rewrite``, which also blanks any line holding one of
+        ``erased``). Decided from the committed lineage, so a rerun after a crash between the commit and the move
+        stores the same copy."""
+        withheld, rows_in = self.con.execute(
+            "select coalesce(max(rows_withheld), 0), coalesce(max(rows_in), 0) from raw.file_manifest "
+            "where load_id = ?", [load_id]).fetchall()[0]
+        if source.consent is None and not withheld:
             return self._move(path, target.parent, target.name)
+        if source.format != "jsonl":
+            return self._store_csv_without(source, path, target, load_id, rows_in, erased or set())
         drop = [line for (line,) in self.con.execute(
             f"""select n.line from ({numbered_lines_sql(path)}) n
                 where n.line is not null and trim(n.line) <> ''
@@ -480,6 +511,25 @@ class Loader:
             tmp.unlink()
             raise RuntimeError(f"{source.name}/{path.name}: withheld lines not found in the file as read; "
                                "the file stays in the landing zone")
+        self._move(tmp, target.parent, target.name)
+        path.unlink()
+        return target
+
+    def _store_csv_without(self, source: Source, path: Path, target: Path, load_id: int, rows_in: int,
+                           erased: set[str]) -> Path:
+        """The archived copy of a CSV load without its withheld records: the record lines (the header is line 1)
+        that neither loaded nor went to quarantine, blanked by ``Withhold.rewrite``."""
+        if self.ctx.withhold is None:
+            raise RuntimeError(f"{source.name}/{path.name}: the load withheld rows, but this loader cannot blank "
+                               "them in the archived copy; the file stays in the landing zone")
+        kept = {n for (n,) in self.con.execute(
+            f"select _line from raw.{source.name} where _load_id = ? union all "
+            "select line from raw.quarantine where load_id = ? and source = ?",
+            [load_id, load_id, source.name]).fetchall()}
+        lines = set(range(2, rows_in + 2)) - kept
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(f".{target.name}.withholding")
+        self.ctx.withhold.rewrite(path, tmp, lines, erased)
         self._move(tmp, target.parent, target.name)
         path.unlink()
         return target
@@ -504,7 +554,9 @@ class Loader:
             else:
                 drift = _stage_csv(cur, item.path, source)
                 cur.execute(f"create temp table _typed as {consent_gated_sql(source, typed_select(source, '_stage'))}")
+            erased, withheld_erased = self._withhold_erased(cur, source)
             outcome = self._insert_rows(cur, source, item, drift)
+            outcome.rows_withheld_erased = withheld_erased
         except FileRejected as rejected:
             cur.execute("rollback")
             cur.close()
@@ -522,7 +574,32 @@ class Loader:
             cur.execute("rollback")
             cur.close()
             raise
-        return _Prepared(item, cur, outcome)
+        return _Prepared(item, cur, outcome, erased=erased)
+
+    def _withhold_erased(self, cur: duckdb.DuckDBPyConnection, source: Source) -> tuple[set[str], int]:
+        """Mark the rows of ``_typed`` that name an erased person (``LoadContext.withhold``) as withheld and
+        record them (``Withhold.record``, in the file's transaction); returns those persons and the row count."""
+        w = self.ctx.withhold
+        columns = w.columns.get(source.name, ()) if w else ()
+        if not columns:
+            return set(), 0
+        value = {c: f'trim(cast("{c}" as varchar))' for c in columns}
+        present = {v for c in columns for (v,) in cur.execute(
+            f"select distinct {value[c]} from _typed where {value[c]} is not null").fetchall()}
+        erased = w.erased_among(present) if present else set()
+        if not erased:
+            return set(), 0
+        names = sorted(erased)
+        counts: dict[str, int] = {}
+        for c in columns:
+            for person, n in cur.execute(f"select {value[c]}, count(*) from _typed where {value[c]} in "
+                                         "(select unnest(?::varchar[])) group by 1", [names]).fetchall():
+                counts[person] = counts.get(person, 0) + n
+        hit = " or ".join(f"{value[c]} in (select unnest(?::varchar[]))" for c in columns)
+        rows = cur.execute(f"select count(*) from _typed where {hit}", [names] * len(columns)).fetchall()[0][0]
+        cur.execute(f"update _typed set _withheld = true where {hit}", [names] * len(columns))
+        w.record(cur, source.name, counts)
+        return erased, int(rows)
 
     def _finish(self, source: Source, prepared: _Prepared) -> FileOutcome:
         """Commit (or record the rejection of) one prepared file, then move it out of the landing zone."""
@@ -535,7 +612,7 @@ class Loader:
             return self._reject(source, item, rows_in, prepared.reject_reason or "unreadable file")
         prepared.cursor.execute("commit")
         prepared.cursor.close()
-        self._store(source, item.path, self._archive_path(source, item), item.load_id)
+        self._store(source, item.path, self._archive_path(source, item), item.load_id, prepared.erased)
         return prepared.outcome
 
     def _insert_rows(self, con: duckdb.DuckDBPyConnection, source: Source, item: _Planned,

@@ -226,6 +226,84 @@ def test_an_erased_person_a_later_crm_delivery_brings_back_is_erased_again_befor
     assert erase_reappeared(home.settings, "next-run", ["raw.crm_persons"]) is None
 
 
+def test_rows_naming_an_erased_person_are_withheld_at_the_load_without_a_second_erasure(home: Home):
+    """Upstream systems still hold an erased person: the loader withholds their rows of CSV and JSON Lines
+    deliveries (stored nowhere, blanked in the archived copy, audited per pseudonym in the load's transaction), the
+    other rows of the same files load, conservation holds, and there is nothing left to erase again."""
+    import gzip
+    import json
+    from datetime import timedelta
+
+    from dagster_project.retention.archive import file_holds
+    from dagster_project.retention.reappeared import find_reappeared, withhold_erased
+    from dagster_project.synthetic.records import file_name
+    from ingest.contracts import SOURCES
+    from ingest.loader import LoadContext, Loader
+    from tests.support import AS_OF
+    from tests.support.retention import persons_without_contracts
+
+    erased, other = (r for r in home.rows(
+        "select person_id, email from raw.crm_persons_current where person_id in (select unnest(?)) "
+        "and email is not null and person_id in (select person_id from raw.consents_current) order by 1 limit 2",
+        [persons_without_contracts(home, 40)]))
+    landing = home.path / "landing"
+    day = AS_OF + timedelta(days=1)
+    files = {s: landing / s / file_name(s, day) for s in ("crm_persons", "consents", "web")}
+    for f in files.values():
+        f.parent.mkdir(parents=True, exist_ok=True)
+
+    def cols(source: str) -> list[str]:
+        return list(SOURCES[source].column_names)
+
+    con = home.con()
+    pair = [erased[0], other[0]]
+    con.execute(f"copy (select {', '.join(cols('crm_persons'))} from raw.crm_persons_current "
+                f"where person_id in (?, ?) order by person_id) to '{files['crm_persons']}' (header)", pair)
+    con.execute(f"copy (select * replace ('redelivered-' || person_id as consent_event_id) from ("
+                f"select {', '.join(cols('consents'))} from raw.consents_current where person_id in (?, ?) "
+                "qualify row_number() over (partition by person_id order by consent_event_id) = 1) order by person_id) "
+                f"to '{files['consents']}' (header)", pair)
+    template = dict(zip(cols("web"), con.execute(f"select {', '.join(cols('web'))} from raw.web_current "
+                                                 "where user_id is null order by event_id limit 1").fetchall()[0]))
+    con.close()
+    events = [json.dumps({**template, "event_id": f"redelivered-{p}", "user_id": p, "cookie_id": None},
+                         default=lambda v: v.isoformat()) for p in pair]
+    with gzip.open(files["web"], "wt") as f:
+        f.write("\n".join(events) + "\n")
+
+    _erase(home, erased[0])
+    assert run_retention(home).verification == "passed"
+    runs_before = home.scalar("select count(*) from ops.retention_runs")
+
+    con = home.con()
+    withhold = withhold_erased(con, home.settings, "redelivery")
+    assert withhold is not None and withhold.columns["consents"] == ("person_id",)
+    loader = Loader(con, LoadContext(home.path, landing, AS_OF, "redelivery", withhold))
+    outcomes = {s: loader.ingest(SOURCES[s]) for s in files}
+    found = find_reappeared(con, home.settings, [f"raw.{s}" for s in files])
+    con.close()
+    for source, outcome in outcomes.items():
+        assert (outcome.rows_loaded, outcome.rows_withheld_erased, outcome.rows_withheld) == (1, 1, 1), source
+        person = "user_id" if source == "web" else "person_id"
+        assert home.scalar(f"select count(*) from raw.{source} where {person} = ?", [erased[0]]) == 0
+        assert home.scalar(f"select count(*) from raw.{source} where {person} = ? and _load_id = "
+                           f"(select max(_load_id) from raw.{source})", [other[0]]) == 1
+        rows_in, loaded, quarantined, withheld, archived = home.rows(
+            "select rows_in, rows_loaded, rows_quarantined, rows_withheld, archive_path from raw.file_manifest "
+            "where source = ? order by load_id desc limit 1", [source])[0]
+        assert rows_in == loaded + quarantined + withheld == 2
+        archived = Path(archived)
+        assert not file_holds(archived, {erased[0]}) and file_holds(archived, {other[0]})
+        text = gzip.decompress(archived.read_bytes()) if archived.name.endswith(".gz") else archived.read_bytes()
+        assert text.count(b"\n") == (2 if source == "web" else 3)   # every line keeps its number
+        assert oct(archived.stat().st_mode & 0o777) == "0o600"
+    assert not any(f.exists() for f in files.values())
+    assert home.scalar("select count(*) from ops.erasure_audit where run_id = 'redelivery' and action = 'withhold' "
+                       "and policy = 'erased_before' and person_pseudonym is not null and rows = 1") == 3
+    assert found is None                                           # nothing left to erase again
+    assert home.scalar("select count(*) from ops.retention_runs") == runs_before
+
+
 def test_a_sensor_run_while_a_cli_run_is_in_progress_is_queued_behind_it(tmp_path: Path, monkeypatch):
     """The instance under the home queues runs one at a time; a fleetdw run in progress counts, so the landing
     sensor's run waits in the queue (status QUEUED) instead of starting beside it or failing."""

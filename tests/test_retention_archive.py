@@ -54,7 +54,7 @@ def test_lines_found_by_identifier_but_not_by_lineage_are_blanked_too(tmp_path: 
         monkeypatch.setattr(A, "CHUNK", chunk)
     src = _write(tmp_path, name, _jsonl(ROWS, crlf))
     tmp = src.with_name(src.name + A.ERASING_SUFFIX + "test")
-    A._rewrite_without(src, tmp, {3}, {SUBJECT, EMAIL})
+    A.rewrite_without(src, tmp, {3}, {SUBJECT, EMAIL})
     assert _blanked(tmp) == [2, 3, 5]
     assert len(_text(tmp).splitlines()) == len(ROWS)
     assert _text(tmp).count(b"\r\n") == (len(ROWS) if crlf else 0)
@@ -67,7 +67,7 @@ def test_a_line_with_the_text_of_a_lineage_line_is_blanked_wherever_it_is(tmp_pa
     rows = ['{"n": 1}', '{"plate": "XZZ-999"}', '{"n": 3}', '{"plate": "XZZ-999"}']
     src = _write(tmp_path, "b.jsonl", _jsonl(rows))
     tmp = src.with_name(src.name + A.ERASING_SUFFIX + "test")
-    A._rewrite_without(src, tmp, {2}, set())
+    A.rewrite_without(src, tmp, {2}, set())
     assert _blanked(tmp) == [2, 4]
 
 
@@ -76,7 +76,7 @@ def test_a_csv_record_is_blanked_as_empty_fields_as_wide_as_the_header(tmp_path:
     path.parent.mkdir()
     path.write_bytes(f"person_id,email,city\n{OTHER},,Oulu\n{SUBJECT},{EMAIL},Oulu\n".encode())
     tmp = path.with_name(path.name + A.ERASING_SUFFIX + "test")
-    A._rewrite_without(path, tmp, set(), {EMAIL})
+    A.rewrite_without(path, tmp, set(), {EMAIL})
     assert tmp.read_bytes().splitlines()[2] == b",,"
     assert len(tmp.read_bytes().splitlines()) == 3
 
@@ -189,7 +189,7 @@ def test_overlapping_identifiers_find_every_line_that_holds_one(tmp_path: Path):
     rows = [f'{{"a": "{SUBJECT}x"}}', '{"a": "990001x"}', '{"a": "P99000"}', '{"a": "kept"}']
     src = _write(tmp_path, "g.jsonl", _jsonl(rows))
     tmp = src.with_name(src.name + A.ERASING_SUFFIX + "test")
-    A._rewrite_without(src, tmp, set(), {SUBJECT, "990001x"})
+    A.rewrite_without(src, tmp, set(), {SUBJECT, "990001x"})
     assert _blanked(tmp) == [1, 2]
 
 

@@ -53,6 +53,9 @@ def print_summary(summary: dict[str, Any], settings: Settings, demo: bool = Fals
         for f in summary["rejected_files"]:
             c.print(f"  {f['source']}/{f['file']}: {f['reason']}")
     c.print(f"Duplicate files skipped: {summary['duplicate_files']}")
+    if summary.get("withheld_erased_rows"):
+        c.print("Withheld (naming an erased person, stored nowhere): "
+                + ", ".join(f"{source} {n}" for source, n in summary["withheld_erased_rows"].items()))
     if summary.get("erased_again"):
         c.print(f"Erased before and re-delivered: {summary['erased_again']} person(s), erased again before the build")
     for d in summary.get("schema_drift", []):

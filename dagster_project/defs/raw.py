@@ -5,7 +5,7 @@ import dagster as dg
 
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.lake import CONTROL_TABLES, sync_if_spark
-from dagster_project.retention.reappeared import erase_found, find_reappeared
+from dagster_project.retention.reappeared import erase_found, find_reappeared, withhold_erased
 from ingest.contracts import SOURCES, Source
 from ingest.loader import LoadContext, Loader
 
@@ -28,8 +28,10 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         settings = warehouse.settings()
-        ctx = LoadContext(settings.home, settings.landing, settings.as_of, context.run.run_id)
         with warehouse.connect() as con:
+            # rows naming an erased person are withheld at the load (retention/reappeared.py)
+            ctx = LoadContext(settings.home, settings.landing, settings.as_of, context.run.run_id,
+                              withhold_erased(con, settings, context.run.run_id))
             outcome = Loader(con, ctx).ingest(source)
             # An erased person this source brought back is erased again before anything is built from the rows
             # (the loads no check has seen, so a run killed between the load and this check is caught next time).
@@ -43,7 +45,8 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
                              f"again; verification {again.verification}")
         context.log.info(
             f"{source.name}: {meta['files_loaded']} file(s) loaded, {meta['rows_loaded']} row(s), "
-            f"{meta['rows_quarantined']} quarantined, {meta['rows_withheld']} withheld, "
+            f"{meta['rows_quarantined']} quarantined, {meta['rows_withheld']} withheld "
+            f"({meta['rows_withheld_erased']} naming an erased person), "
             f"{meta['files_rejected']} file(s) rejected, "
             f"{meta['files_duplicate']} duplicate file(s)"
         )
@@ -54,6 +57,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
             "rows_loaded": meta["rows_loaded"],
             "rows_quarantined": meta["rows_quarantined"],
             "rows_withheld": meta["rows_withheld"],
+            "rows_withheld_erased": meta["rows_withheld_erased"],
             "quarantine_reasons": dg.MetadataValue.json(meta["quarantine_reasons"]),
             "drift_columns": dg.MetadataValue.json(meta["drift_columns"]),
             "rejected_files": dg.MetadataValue.json(meta["rejected_files"]),

@@ -176,8 +176,11 @@ def _ingest_summary(job: JobRun) -> dict[str, Any]:
         "ingested": {s: int(m.get("rows_loaded", 0)) for s, m in raw.items()},
         "files_loaded": {s: int(m.get("files_loaded", 0)) for s, m in raw.items()},
         "rejected_rows": {s: int(m.get("rows_quarantined", 0)) for s, m in raw.items()},
-        # rows deliberately not stored: location pings without a grant in force (RULES.md §2)
-        "withheld_rows": {s: int(m.get("rows_withheld", 0)) for s, m in raw.items() if SOURCES[s].consent},
+        # rows deliberately not stored: location pings without a grant in force (RULES.md §2) ...
+        "withheld_rows": {s: int(m.get("rows_withheld", 0)) - int(m.get("rows_withheld_erased", 0))
+                          for s, m in raw.items() if SOURCES[s].consent},
+        # ... and rows naming a person the warehouse erased (retention/reappeared.py)
+        "withheld_erased_rows": {s: n for s, m in raw.items() if (n := int(m.get("rows_withheld_erased", 0)))},
         "rejected_row_reasons": {s: dict(sorted(m["quarantine_reasons"].items(), key=lambda kv: (-kv[1], kv[0])))
                                  for s, m in raw.items() if m.get("quarantine_reasons")},
         "rejected_files": [{"source": s, **f} for s, m in raw.items() for f in m.get("rejected_files", [])],

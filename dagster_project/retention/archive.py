@@ -116,7 +116,7 @@ def blank_record(src: Path) -> bytes:
     return (delimiter * max(len(header) - 1, 0)).encode()
 
 
-def _rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] | Matcher) -> None:
+def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] | Matcher) -> None:
     """Write ``src`` to ``tmp`` with the lines numbered in ``numbers`` (the lineage) and those holding a needle
     replaced by :func:`blank_record`, and every other line with the same text as one of them too (dropped by
     content, as the lineage of a row points at its text). Line numbers stay as the loader gave them. Streams in
@@ -187,7 +187,7 @@ def write_archive(work: ArchiveWork, stop: threading.Event | None = None) -> Non
 
     def one(item: tuple[Path, Path, set[int]]) -> None:
         if not (stop and stop.is_set()):
-            _rewrite_without(*item, matcher)
+            rewrite_without(*item, matcher)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(one, work.rewrites))

@@ -3,7 +3,14 @@
 An erased person stays erased even when an upstream system still holds them: a full CRM re-export, the corrected
 re-delivery of a rejected file or a late contract file can carry their person id again. The warehouse knows whom
 it erased only by pseudonym (``ops.erasure_audit``), so each new load's person-keyed raw columns (the same
-declarations that drive erasure, ``selection.raw_targets``) are pseudonymised and compared with that set. The
+declarations that drive erasure, ``selection.raw_targets``) are pseudonymised and compared with that set.
+
+Where the declarations delete a row that names a person (CRM persons, consents, web events, drive log, location),
+:func:`withhold_erased` has the loader withhold such rows at the load (``ingest.loader.Withhold``): stored nowhere,
+their lines blanked in the archived copy, audited per pseudonym (action ``withhold``) in the file's transaction.
+That costs a few rows' work, where erasing them again costs a rewrite of the database file. What the loader
+cannot withhold — a row an erasure anonymises rather than deletes (a contract naming an erased driver keeps its
+money), or rows loaded by an older version — is caught here after the load: the
 persons found are erased again at once — through every layer, the new archive files included, with the same
 verification — before dbt builds anything from them. No gate applies: the erasure was planned, gated and carried
 out before; this removes a new copy of data that must not exist. Each re-erasure is audited like the first.
@@ -17,13 +24,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathlib import Path
+
+import duckdb
+
 from dagster_project.manifest import load_manifest
 from dagster_project.retention import selection as S
-from dagster_project.retention.control import ensure_control_tables
+from dagster_project.retention.archive import rewrite_without
+from dagster_project.retention.control import ensure_control_tables, now
 from dagster_project.retention.erasure import Outcome, apply_plan
 from dagster_project.retention.plan import Plan, pseudonymiser, shorter_policy_counts
 from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
+from ingest.bulk import insert_many
+from ingest.loader import Withhold
 
 REASON = "erased_before"
 
@@ -35,6 +49,39 @@ def person_key_columns(con, manifest) -> dict[str, list[str]]:
     return {t.relation: [m.column for m in t.matches if m.kind == "person" and m.action != "retain"]
             for t in S.raw_targets(manifest, tables)
             if any(m.kind == "person" and m.action != "retain" for m in t.matches)}
+
+
+def withheld_columns(con, manifest) -> dict[str, tuple[str, ...]]:
+    """Source -> its raw columns holding a person id whose rows an erasure deletes (the loader withholds those)."""
+    tables = S.base_tables(con)
+    out = {t.relation.removeprefix("raw."): tuple(m.column for m in t.matches
+                                                 if m.kind == "person" and m.action == "delete")
+           for t in S.raw_targets(manifest, tables)}
+    return {source: columns for source, columns in out.items() if columns}
+
+
+def withhold_erased(con, settings: Settings, run_id: str) -> Withhold | None:
+    """What the loader needs to withhold rows naming an erased person; None when nobody was ever erased. The
+    erased persons are known by pseudonym only: a file's distinct person ids are pseudonymised in memory."""
+    erased = erased_pseudonyms(con)
+    if not erased:
+        return None
+    columns = withheld_columns(con, load_manifest())
+    pseudo = pseudonymiser(settings.home)
+
+    def among(values: set[str]) -> set[str]:
+        return {v for v in values if pseudo(v) in erased}
+
+    def record(cur: duckdb.DuckDBPyConnection, source: str, rows: dict[str, int]) -> None:
+        at = now()
+        insert_many(cur, "insert into ops.erasure_audit values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, settings.as_of, pseudo(p), REASON, f"raw.{source}", "withhold", n, at)
+                     for p, n in sorted(rows.items())])
+
+    def rewrite(src: Path, tmp: Path, lines: set[int], values: set[str]) -> None:
+        rewrite_without(src, tmp, lines, values)
+
+    return Withhold(columns, among, record, rewrite)
 
 
 def erased_pseudonyms(con) -> set[str]:
