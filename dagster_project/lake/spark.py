@@ -85,9 +85,9 @@ def require_pyspark() -> None:
         raise LakeError("the Spark engine needs Java 17 (apt-get install openjdk-17-jre-headless)")
 
 
-def local_session(work: str | Path, driver_memory: str = "1g"):
+def local_session(work: str | Path, driver_memory: str = "1g", conf: dict[str, str] | None = None):
     """The process's Spark session (created once): warehouse and Derby metastore under ``work``, loopback only,
-    UI off, session time zone UTC, 2 shuffle partitions."""
+    UI off, session time zone UTC, 2 shuffle partitions; ``conf`` adds or overrides Spark settings."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
@@ -108,4 +108,6 @@ def local_session(work: str | Path, driver_memory: str = "1g"):
                .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
                .config("javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={derby};create=true")
                .enableHiveSupport())
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     return builder.getOrCreate()
