@@ -7,14 +7,15 @@ asset: a failed blocking check would otherwise stop it from running at all, and 
 recording that retention was blocked. Instead it evaluates every gate again itself, immediately before deleting,
 and deletes only when all pass. A blocked gate is a finding: the run summary reports ``retention.status =
 blocked`` and the run's status stays ``success`` (``dagster_project.defs.runs``). After an applied, verified erasure
-the step runs the dbt models downstream of what it changed (``retention/rebuild.py``), so the tables right after an
-erasure are those the next build would give.
+the step runs the dbt models downstream of what it changed (``retention/rebuild.py``) and their data tests, so the
+tables right after an erasure are those the next build would give, and the next run need not build them again.
 """
 
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project.build_state import BUILT, input_values, record_build
 from dagster_project.defs.dbt import dbt_cli, dbt_project, target_path, warehouse_dbt
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.resources import WarehouseResource
@@ -79,17 +80,30 @@ def retention_erasure(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 
 def _rebuild_after_erasure(settings, run_id: str, dbt: DbtCliResource) -> int:
-    """Run the models downstream of what the erasure changed (``retention/rebuild.py``); how many ran."""
+    """Build the models downstream of what the erasure changed (``retention/rebuild.py``) with their data tests;
+    how many models ran. When every test passes, the rebuild is recorded as a build of those models from the
+    erased inputs (``build_state.record_build``): the next run need not build and test them again."""
+    manifest = load_manifest()
     with open_warehouse(settings, read_only=True) as con:
-        select = rebuild_selection(con, load_manifest(), run_id)
+        select = rebuild_selection(con, manifest, run_id)
+        values = input_values(con, settings.as_of, manifest)     # after the erasure: what the rebuild reads
     if not select:
         return 0
-    invocation = dbt_cli(dbt, settings, ["--log-level-file", "none", "run", "--select", " ".join(select)],
+    # one ``dbt build``: the models and their data tests in one dbt process. As in the build step, a failing test
+    # is a finding, and dbt skips the models below it; the rebuild is then not recorded, so the next run builds
+    # and tests them again.
+    invocation = dbt_cli(dbt, settings, ["--log-level-file", "none", "build", "--exclude-resource-type", "unit_test",
+                                         "--select", " ".join(select)],
                          manifest=dbt_project.manifest_path, raise_on_error=False,
                          target_path=target_path(settings, "rebuild"))
     invocation.wait()
     results = invocation.get_artifact("run_results.json").get("results", [])
-    failed = [r["unique_id"].split(".")[-1] for r in results if r["status"] == "error"]
+    models = [r for r in results if r["unique_id"].startswith(BUILT)]
+    failed = [r["unique_id"].split(".")[-1] for r in models if r["status"] == "error"]
     if failed:
         raise dg.Failure(f"rebuild after erasure: {len(failed)} model(s) in error", metadata={"models": failed})
-    return len(results)
+    if invocation.is_successful():
+        built = {r["unique_id"] for r in models if r["status"] == "success"}
+        with open_warehouse(settings) as con:
+            record_build(con, run_id, settings.as_of, manifest, values, built)
+    return len(models)
