@@ -49,7 +49,13 @@ TRANSLATOR = FleetDbtTranslator(settings=DagsterDbtTranslatorSettings(
 def model_errors(run_results: dict) -> list[str]:
     """Models, seeds and snapshots that did not build (names only)."""
     return sorted(r["unique_id"].split(".")[-1] for r in run_results.get("results", [])
-                  if r["unique_id"].startswith(("model.", "snapshot.", "seed.")) and r["status"] == "error")
+                  if r["unique_id"].startswith(BUILT) and r["status"] == "error")
+
+
+def built_nodes(run_results: dict) -> set[str]:
+    """Models, seeds and snapshots that built (unique ids)."""
+    return {r["unique_id"] for r in run_results.get("results", [])
+            if r["unique_id"].startswith(BUILT) and r["status"] == "success"}
 
 
 class DbtBuildConfig(dg.Config):
@@ -114,8 +120,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
     if invocation.is_successful():
         # every selected model built and every test passed: later runs need not build them again until one of
         # their inputs changes
-        built = {r["unique_id"] for r in run_results.get("results", []) if r["unique_id"].startswith(BUILT)
-                 and r["status"] == "success"}
+        built = built_nodes(run_results)
         with open_warehouse(settings) as con:
             covered = record_build(con, context.run.run_id, settings.as_of, manifest, values, built)
         context.log.info(f"dbt: {len(built)} model(s) built; {len(covered)} input(s) up to date")

@@ -16,7 +16,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.build_state import BUILT, input_values, record_build
-from dagster_project.defs.dbt import dbt_cli, dbt_project, target_path, warehouse_dbt
+from dagster_project.defs.dbt import built_nodes, dbt_cli, dbt_project, model_errors, target_path, warehouse_dbt
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.lake import sync_if_spark
@@ -97,13 +97,11 @@ def _rebuild_after_erasure(settings, run_id: str, dbt: DbtCliResource) -> int:
                          manifest=dbt_project.manifest_path, raise_on_error=False,
                          target_path=target_path(settings, "rebuild"))
     invocation.wait()
-    results = invocation.get_artifact("run_results.json").get("results", [])
-    models = [r for r in results if r["unique_id"].startswith(BUILT)]
-    failed = [r["unique_id"].split(".")[-1] for r in models if r["status"] == "error"]
+    run_results = invocation.get_artifact("run_results.json")
+    failed = model_errors(run_results)
     if failed:
         raise dg.Failure(f"rebuild after erasure: {len(failed)} model(s) in error", metadata={"models": failed})
     if invocation.is_successful():
-        built = {r["unique_id"] for r in models if r["status"] == "success"}
         with open_warehouse(settings) as con:
-            record_build(con, run_id, settings.as_of, manifest, values, built)
-    return len(models)
+            record_build(con, run_id, settings.as_of, manifest, values, built_nodes(run_results))
+    return sum(r["unique_id"].startswith(BUILT) for r in run_results.get("results", []))
