@@ -51,7 +51,7 @@ VALUE_PATTERNS: dict[str, tuple[str, str]] = {
     "email": ("search", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     "henkilotunnus": ("search", r"(^|[^0-9A-Za-z])[0-3][0-9][01][0-9]{3}[-+A-FU-Ya-fu-y][0-9]{3}[0-9A-Ya-y]($|[^0-9A-Za-z])"),
     # Y-tunnus values (NNNNNNN-N) are removed before this test, see _value_sql
-    "phone": ("search", r"(^|[^0-9A-Za-z])(\+|0)[0-9]([ ()-]{0,2}[0-9]){6,14}($|[^0-9])"),
+    "phone": ("search", r"(^|[^0-9A-Za-z])(\+|0)[0-9]([ ()-]{0,2}[0-9]){6,14}($|[^0-9A-Za-z])"),
     "plate": ("full", r"(?i)[a-zåäö]{2,3}-[0-9]{1,3}"),
     "ipv4": ("full", r"[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?"),
     "ipv6": ("full", r"(?i)([0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(/[0-9]{1,3})?"),
