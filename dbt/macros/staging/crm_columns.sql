@@ -13,8 +13,6 @@
         trim(last_name) as last_name,
         upper(trim(ssn)) as ssn,
         {{ fleetdw.hetu_birth_date('ssn') }} as birth_date,
-        {{ fleetdw.age_in_years(fleetdw.hetu_birth_date('ssn'), fleetdw.as_of_date()) }} as age,
-        {{ fleetdw.age_band(fleetdw.age_in_years(fleetdw.hetu_birth_date('ssn'), fleetdw.as_of_date())) }} as age_band,
         -- contact
         lower(trim(email)) as email,
         {{ fleetdw.normalise_phone('phone') }} as phone,
@@ -110,13 +108,19 @@
         _load_id
 {%- endmacro %}
 
-{#- Relationship dates, whether the relationship covers the as-of date, the delta ordering key and lineage. -#}
+{#- Relationship dates, the delta ordering key and lineage. Whether the relationship covers the run's date is
+    relationship_active() where a model needs it: staging and history read no date, so that they are the same on
+    every day and a new day rebuilds only the models that read it (dagster_project/build_state.py). -#}
 {% macro relationship_columns() -%}
         relationship_start,
         relationship_end,
-        (relationship_start is null or relationship_start <= {{ fleetdw.as_of_date() }})
-            and (relationship_end is null or relationship_end >= {{ fleetdw.as_of_date() }}) as is_relationship_active,
         updated_at,
         -- lineage
         _load_id
+{%- endmacro %}
+
+{#- The relationship covers the run's date (an open start or end counts as covering it). -#}
+{% macro relationship_active(start_col, end_col) -%}
+    (({{ start_col }}) is null or ({{ start_col }}) <= {{ fleetdw.as_of_date() }})
+        and (({{ end_col }}) is null or ({{ end_col }}) >= {{ fleetdw.as_of_date() }})
 {%- endmacro %}

@@ -37,7 +37,7 @@ final as (
         -- relationship
         c.relationship_start,
         c.relationship_end,
-        c.is_relationship_active
+        {{ relationship_active('c.relationship_start', 'c.relationship_end') }} as is_relationship_active
     from companies as c
     left join hierarchy as h
         on h.business_id = c.business_id

@@ -90,7 +90,7 @@ features as (
         s.person_id,
         {{ pseudonym('person', 's.person_id') }} as person_pseudonym,
         -- quasi-identifiers
-        p.age_band,
+        ages.age_band,
         p.postal_area,
         p.customer_type,
         cc.vehicle_class,
@@ -115,6 +115,8 @@ features as (
     from subjects as s
     inner join persons as p
         on p.person_id = s.person_id
+    inner join {{ ref('int_person_ages') }} as ages
+        on ages.person_id = s.person_id
     left join current_car as cc
         on cc.person_id = s.person_id
     left join fuel_12m as f
