@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 
+from dagster_project.retention.policy import NOT_REDERIVED, REDERIVED_AUDIT
 from ingest.contracts import SOURCES
 
 INPUTS_DDL = """create table if not exists ops.dbt_inputs (
@@ -131,9 +132,10 @@ def input_values(con: duckdb.DuckDBPyConnection, as_of: date, manifest: dict[str
                                  "group by source").fetchall())
     audits: dict[str, str] = {}
     if "ops.erasure_audit" in tables:
+        # a shorter policy's change that no dbt table re-derives (raw IPs, pings, trip points) changes no input
         audits = {t.lower(): f"{n}/{rows}" for t, n, rows in con.execute(
-            "select table_name, count(*), sum(rows) from ops.erasure_audit where rows > 0 group by table_name"
-        ).fetchall()}
+            f"select table_name, count(*), sum(rows) from ops.erasure_audit where rows > 0 and {REDERIVED_AUDIT} "
+            "group by table_name", [list(NOT_REDERIVED)]).fetchall()}
     requests = "0/0"
     if "ops.erasure_requests" in tables:
         requests = "/".join(str(v) for v in con.execute(

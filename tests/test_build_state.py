@@ -46,7 +46,7 @@ def con() -> duckdb.DuckDBPyConnection:
     c.execute("create schema raw; create schema ops")
     c.execute("create table raw.file_manifest (source varchar, load_id bigint, status varchar)")
     c.execute("insert into raw.file_manifest values ('fuel', 1, 'loaded'), ('wash', 2, 'loaded')")
-    c.execute("create table ops.erasure_audit (table_name varchar, rows bigint)")
+    c.execute("create table ops.erasure_audit (policy varchar, table_name varchar, rows bigint)")
     c.execute("create table ops.erasure_requests (person_id varchar, executed_at timestamptz)")
     return c
 
@@ -88,11 +88,57 @@ def test_each_change_selects_its_readers(con, manifest):
     con.execute("insert into raw.file_manifest values ('fuel', 4, 'rejected')")   # a rejected file changes nothing
     build(con, manifest)
     assert B.plan_build(con, DAY, manifest, set()).nothing
-    con.execute("insert into ops.erasure_audit values ('raw.wash_current', 3), ('marts.fuel_b', 1), ('raw.fuel', 0)")
+    con.execute("insert into ops.erasure_audit values ('person', 'raw.wash_current', 3), ('person', 'marts.fuel_b', 1), "
+                "('person', 'raw.fuel', 0)")
     assert names(B.plan_build(con, DAY, manifest, set())) == {"wash_a", "fuel_b"}
     build(con, manifest)
     con.execute("insert into ops.erasure_requests values ('p', null)")
     assert names(B.plan_build(con, DAY, manifest, set())) == {"eligible"}
+
+
+def test_a_shorter_policy_no_table_re_derives_changes_no_input(con, manifest, monkeypatch):
+    monkeypatch.setattr(B, "NOT_REDERIVED", ("raw_ip_address|raw.fuel",))
+    build(con, manifest)
+    con.execute("insert into ops.erasure_audit values ('raw_ip_address', 'raw.fuel', 7)")
+    assert B.plan_build(con, DAY, manifest, set()).nothing
+    con.execute("insert into ops.erasure_audit values ('quarantine', 'raw.fuel', 2)")   # another rule's change does
+    assert names(B.plan_build(con, DAY, manifest, set())) == {"fuel_a", "fuel_b"}
+
+
+def test_the_shorter_rules_said_not_re_derived_are_read_only_by_views_and_incremental_models():
+    """``PolicyRule.rederived=False`` is a claim about the dbt project, checked on its manifest: a nulled column no
+    model names needs nothing; otherwise every model reading the relation (through views) is a view, which computes
+    on read, or an incremental model, which reads a row once, when it loads."""
+    import re
+
+    from dagster_project.manifest import load_manifest
+    from dagster_project.retention.policy import SHORTER_RULES
+
+    manifest = load_manifest()
+    nodes, children = manifest["nodes"], manifest["child_map"]
+    rules = [r for r in SHORTER_RULES if not r.rederived]
+    assert {r.policy.name for r in rules} >= {"raw_ip_address", "location_pings", "drive_log_points"}
+    for rule in rules:
+        schema, table = rule.relation.split(".")
+        models = [n for n in nodes.values() if n["resource_type"] == "model"]
+        if rule.action == "null" and not any(re.search(rf"\b({'|'.join(rule.columns)})\b", n["raw_code"])
+                                             for n in models):
+            continue
+        todo = [uid for uid, src in manifest["sources"].items()
+                if src["source_name"] == schema and src["name"] in (table, f"{table}_current")]
+        assert todo, rule.relation
+        seen: set[str] = set()
+        while todo:
+            for child in children.get(todo.pop(), []):
+                node = nodes.get(child)
+                if child in seen or not node or node["resource_type"] != "model":
+                    continue
+                seen.add(child)
+                materialized = node["config"]["materialized"]
+                assert materialized in ("view", "incremental"), (rule.policy.name, node["name"], materialized)
+                if materialized == "view":
+                    todo.append(child)
+        assert seen, rule.policy.name
 
 
 def test_a_partial_or_failed_build_records_only_what_it_covered(con, manifest):

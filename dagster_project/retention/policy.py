@@ -101,6 +101,10 @@ class PolicyRule:
     columns: tuple[str, ...] = ()  # null: the columns nulled; otherwise only rows holding any of them (none: all)
     planned: bool = True           # counted in the plan (a run is due when a planned count is not zero)
     condition: str = ""            # a further condition on the rows (SQL without parameters)
+    # False when no dbt table derives anything from what the rule changes (a view recomputes on read; an incremental
+    # model keeps what it took when the row loaded): the change then needs no rebuild and makes nothing stale
+    # (``rebuild.py``, ``build_state.input_values``). ``tests/test_build_state.py`` checks the claim on the manifest.
+    rederived: bool = True
 
     def where(self) -> str:
         held = " or ".join(f"{c} is not null" for c in self.columns)
@@ -141,21 +145,31 @@ KYC_RETENTION_FROM = """(select k.kyc_id, case when k.business_id is not null th
                    where relation = 'raw.kyc' group by all) l on l.row_key = k.kyc_id)"""
 
 SHORTER_RULES: tuple[PolicyRule, ...] = (
-    PolicyRule(RAW_IP, "raw.web", "event_time", "null", ("ip_address",)),
+    # raw IPs: read only by the view stg_web__events (the /24 or /48 network, computed on read), which
+    # int_web_events (incremental) takes once, when the event loads
+    PolicyRule(RAW_IP, "raw.web", "event_time", "null", ("ip_address",), rederived=False),
     PolicyRule(WEB_IDENTIFIED, "raw.web", "event_time", "delete", ("cookie_id", "user_id")),
     PolicyRule(WEB_IDENTIFIED, "intermediate.int_web_events", "event_time", "delete", planned=False),
     PolicyRule(WEB_IDENTIFIED, "marts.web_sessions", "session_start", "delete", planned=False),
     PolicyRule(QUARANTINE, "raw.quarantine", "as_of", "delete"),
     PolicyRule(CONTRACT_PERSONAL, "raw.contracts", "end_date", "null",
                ("driver_person_id", "notes", "registration_number", "vin"), planned=False),
-    PolicyRule(LOCATION_PINGS, "raw.location", "recorded_at", "delete"),
+    # pings: the view stg_location__pings reads them, int_location_daily (incremental) keeps each day's km
+    PolicyRule(LOCATION_PINGS, "raw.location", "recorded_at", "delete", rederived=False),
     PolicyRule(LOCATION_WITHDRAWN, "raw.location", "recorded_at", "delete",
-               condition=f"trim(person_id) not in ({LOCATION_GRANTED})"),
-    PolicyRule(TRIP_POINTS, "raw.drive_log", "trip_date", "null", ("start_point", "end_point")),
+               condition=f"trim(person_id) not in ({LOCATION_GRANTED})", rederived=False),
+    # trip points: no model reads them (staging leaves them out)
+    PolicyRule(TRIP_POINTS, "raw.drive_log", "trip_date", "null", ("start_point", "end_point"), rederived=False),
     PolicyRule(KYC, "raw.kyc", "(select r.retention_from from " + KYC_RETENTION_FROM + " r where r.kyc_id = raw.kyc.kyc_id)",
                "delete"),
     PolicyRule(LANDING_FILES, "raw.file_manifest", "as_of", "delete_files", ("archive_path",)),
 )
+
+# ``policy|relation`` of the shorter rules whose changes no dbt table re-derives (their ``ops.erasure_audit`` rows).
+NOT_REDERIVED: tuple[str, ...] = tuple(sorted({f"{r.policy.name}|{r.relation}" for r in SHORTER_RULES
+                                               if not r.rederived}))
+# SQL: an ``ops.erasure_audit`` row a build must follow (a subject's erasure, or a rule some dbt table re-derives)
+REDERIVED_AUDIT = "not list_contains(?::varchar[], coalesce(policy, '') || '|' || table_name)"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from dagster_project.privacy.declarations import relation_nodes
+from dagster_project.retention.policy import NOT_REDERIVED, REDERIVED_AUDIT
 from dagster_project.retention.selection import relation_of
 
 
@@ -23,9 +24,10 @@ def rebuild_selection(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], 
     but changed columns (``ops.erasure_audit``); empty when it only deleted rows."""
     # Deleted rows are gone from every layer alike; rows kept with columns nulled or pseudonymised are where a
     # model's derived columns can disagree with its inputs.
+    # A shorter policy's change that no dbt table re-derives (``policy.PolicyRule.rederived``) needs no rebuild.
     changed = {t for (t,) in con.execute(
-        "select distinct table_name from ops.erasure_audit where run_id = ? and rows > 0 and action <> 'delete'",
-        [run_id]).fetchall()}
+        "select distinct table_name from ops.erasure_audit where run_id = ? and rows > 0 and action <> 'delete' "
+        f"and {REDERIVED_AUDIT}", [run_id, list(NOT_REDERIVED)]).fetchall()}
     select: list[str] = []
     for source in manifest.get("sources", {}).values():
         if source["source_name"] == "raw" and f"raw.{source['name'].removesuffix('_current')}" in changed:
