@@ -96,9 +96,10 @@ def test_a_run_where_only_the_shorter_policies_are_due_applies_them(home: Path):
     assert home.scalar(f"select count(*) from raw.web where ip_address is not null and event_time < {cutoff}") == 0
     assert home.scalar("select count(*) from ops.erasure_audit where policy = 'raw_ip_address' and rows > 0") >= 1
     # no dbt table derives anything from a raw IP (staging's view computes the network on read, int_web_events took
-    # it when the event loaded): nothing to rebuild after the erasure, and the next run finds web unchanged
+    # it when the event loaded): no web model to rebuild after the erasure, and the next run finds web unchanged
     with home.con(read_only=True) as con:
-        assert rebuild_selection(con, manifest, "test-run-0001") == []
+        selection = rebuild_selection(con, manifest, "test-run-0001")   # other policies due today rebuild theirs
+        assert selection and not [s for s in selection if s.startswith("source:raw.web")]
         assert input_values(con, AS_OF, manifest)["source:web"] == before["source:web"]
 
 
