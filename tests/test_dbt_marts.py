@@ -136,6 +136,7 @@ INCREMENTAL = {
     "intermediate.int_web_events": ["event_id"],
     "marts.fct_fuel_transactions": ["transaction_id"],
     "marts.web_sessions": ["session_id"],
+    "marts.web_daily_page_views": ["event_date", "page_url"],
 }
 BOOKKEEPING = {"_watermark_load_id"}
 
@@ -177,6 +178,27 @@ def test_incremental_run_equals_full_refresh(day2: tuple[Path, Path], table: str
         con.close()
     assert (only_inc, only_full) == (0, 0)
     assert total > 0
+
+
+def test_daily_page_views_outlive_the_deletion_of_identified_events(day2: tuple[Path, Path], tmp_path: Path):
+    """The 26-month policy deletes identified web events from raw.web and int_web_events, "daily aggregates stay"
+    (RULES.md §5): the next build keeps every day's counts."""
+    incremental, _ = day2
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(incremental, warehouse)
+    query = "select event_date, page_url, page_views, consented_page_views, consented_visitors " \
+            "from marts.web_daily_page_views order by all"
+    before = read_rows(warehouse, query)
+    con = duckdb.connect(str(warehouse))
+    try:
+        deleted = con.execute("delete from intermediate.int_web_events "
+                              "where cookie_id is not null or user_id is not null").fetchall()[0][0]
+        con.execute("delete from raw.web where cookie_id is not null or user_id is not null")
+    finally:
+        con.close()
+    assert deleted > 0 and before
+    run_dbt(["run", "--select", "web_daily_page_views"], warehouse, tmp_path / "work")
+    assert read_rows(warehouse, query) == before
 
 
 def test_incremental_run_applies_new_files_and_corrections(day2: tuple[Path, Path]):
