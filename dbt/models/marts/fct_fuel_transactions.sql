@@ -14,19 +14,25 @@
       * a contract that ever carried its plate changed (the plate's contract periods may have moved);
       * a CRM person that ever had its phone changed (the refueller resolution may have changed).
     Anything else cannot change a row, so an incremental run equals a full refresh (tests/test_dbt_marts.py).
+    The incremental run computes int_fuel_transactions' query (macro fuel_transactions) for the touched ids only:
+    filtering the view's output instead scanned all of it (20k persons, 1M rows: 2.0 s -> 0.9 s with nothing
+    touched, 1.9 s -> 1.7 s for a day's 7,313 touched rows, the same rows).
 -#}
 -- depends_on: {{ ref('stg_fuel__transactions') }}
+-- depends_on: {{ ref('int_fuel_transactions') }}
+-- depends_on: {{ ref('int_contract_vehicle_periods') }}
+-- depends_on: {{ ref('int_persons_by_phone') }}
 -- depends_on: {{ source('raw', 'contracts') }}
 -- depends_on: {{ source('raw', 'crm_persons') }}
 with
 
+{% if not is_incremental() %}
 fuel as (
 
     select * from {{ ref('int_fuel_transactions') }}
 
 ),
-
-{% if is_incremental() %}
+{% else %}
 watermark as (
 
     select coalesce(max(_watermark_load_id), 0) as load_id from {{ this }}
@@ -69,6 +75,13 @@ touched as (
        or phone in (select phone from changed_phones)
 
 ),
+
+-- int_fuel_transactions' query for the touched transactions only
+fuel as (
+
+    {{ fuel_transactions('select transaction_id from touched') }}
+
+),
 {% endif %}
 
 final as (
@@ -77,9 +90,6 @@ final as (
         fuel.*,
         (select max(load_id) from {{ source('raw', 'file_manifest') }}) as _watermark_load_id
     from fuel
-    {% if is_incremental() %}
-    where transaction_id in (select transaction_id from touched)
-    {% endif %}
 
 )
 
