@@ -35,13 +35,8 @@ from typing import Callable, Iterator
 
 import duckdb
 
-try:   # ISA-L's gzip: the same format, several times faster than zlib (the archived copy of a consent-gated file)
-    from isal import igzip as fast_gzip
-except ImportError:   # a platform without its wheel: the standard library's
-    fast_gzip = gzip
-
 from ingest.contracts import SOURCES, Source
-from ingest.lines import lines_table, numbered_lines_sql
+from ingest.lines import fast_gzip, lines_table, numbered_lines_sql
 from ingest.raw_schema import ensure_raw_schema
 from ingest.validation import q, qi, typed_select
 from ingest.bulk import insert_many

@@ -118,9 +118,9 @@ def test_the_shorter_rules_said_not_re_derived_are_read_only_by_views_and_increm
     nodes, children = manifest["nodes"], manifest["child_map"]
     rules = [r for r in SHORTER_RULES if not r.rederived]
     assert {r.policy.name for r in rules} >= {"raw_ip_address", "location_pings", "drive_log_points"}
+    models = [n for n in nodes.values() if n["resource_type"] == "model"]
     for rule in rules:
         schema, table = rule.relation.split(".")
-        models = [n for n in nodes.values() if n["resource_type"] == "model"]
         if rule.action == "null" and not any(re.search(rf"\b({'|'.join(rule.columns)})\b", n["raw_code"])
                                              for n in models):
             continue

@@ -31,12 +31,7 @@ from dagster_project.retention import policy as P
 from dagster_project.retention.needles import Matcher
 from dagster_project.settings import Settings
 from ingest.contracts import SOURCES
-
-try:   # ISA-L's gzip: the same format, 3-4x faster than zlib at level 1 (compressing is the rewrite's largest cost)
-    from isal import igzip as fast_gzip
-    from isal.isal_zlib import error as CodecError
-except ImportError:   # a platform without its wheel: the standard library's (zlib)
-    fast_gzip, CodecError = gzip, zlib.error
+from ingest.lines import CodecError, fast_gzip
 
 ERASING_SUFFIX = ".erasing-"   # a rewritten archive file waiting to replace the original
 
