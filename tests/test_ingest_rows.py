@@ -134,3 +134,26 @@ def test_json_drift_is_reported(landing):
     landing.write_jsonl("fuel", "f.jsonl", [fuel(loyalty_card="123")])
     out = landing.load("fuel")["fuel"]
     assert out.metadata()["drift_columns"] == ["loyalty_card"]
+
+
+
+def _web(event_id: str, **extra) -> dict:
+    return {"event_id": event_id, "event_time": "2026-11-20T06:00:00Z", "event_type": "page_view",
+            "consent_analytics": "true", "consent_marketing": "false", **extra}
+
+
+def test_json_drift_is_looked_for_in_the_first_lines_of_a_gzipped_file(landing):
+    """The drift sample reads the first lines of the file's text (gzip read through; blank and broken lines are
+    lines too) and stops at DRIFT_SAMPLE_LINES: a key first seen after them is not reported."""
+    import gzip
+    import json
+
+    from ingest.loader import DRIFT_SAMPLE_LINES
+
+    lines = ["", "{broken", json.dumps(_web("E1", loyalty_card="1"))]
+    lines += [json.dumps(_web(f"E{i}")) for i in range(2, DRIFT_SAMPLE_LINES)]
+    lines.append(json.dumps(_web("ELAST", late_field="x")))
+    landing.write("web", "w.jsonl.gz", gzip.compress("\r\n".join(lines).encode(), mtime=0))
+    out = landing.load("web")["web"]
+    assert (out.rows_loaded, out.rows_quarantined) == (DRIFT_SAMPLE_LINES, 1)
+    assert out.metadata()["drift_columns"] == ["loyalty_card"]
