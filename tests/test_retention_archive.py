@@ -203,3 +203,36 @@ def test_the_background_check_counts_written_files_that_still_hold_an_identifier
         archive.check({OTHER})      # every file keeps the other person's lines
         archive.wait()
         assert archive.archive_hits() == 4
+
+
+def test_an_identifier_inside_another_persons_value_is_neither_blanked_nor_looked_for(tmp_path: Path):
+    """The archive's line matcher and the verification's byte scan match text, not whole values: a subject's
+    ``ari.v@x.example`` is inside another person's ``kari.v@x.example``, the plate ``ABC-12`` of the subject's
+    contract inside the ``ABC-123`` another driver still has. Such values are not needles (the erasure would blank
+    the other person's lines; the verification would fail on their rows, and block every later deletion); a
+    value nobody else's contains still is. Found on the retention benchmark's second erasure of the same home."""
+    import duckdb
+
+    from dagster_project.retention import selection as S
+    from dagster_project.retention.verify import needles_to_verify
+
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute("create table raw.crm_persons (person_id varchar, ssn varchar, email varchar, phone varchar)")
+    con.execute("""insert into raw.crm_persons values
+        ('P000001', null, 'ari.v@x.example', '0401234567'), ('P000002', null, 'kari.v@x.example', '04012345678'),
+        ('P000003', null, 'own@x.example', '0509876543')""")
+    con.execute("create table raw.contracts (customer_person_id varchar, driver_person_id varchar, "
+                "registration_number varchar, vin varchar)")
+    con.execute("""insert into raw.contracts values ('P000001', null, 'ABC-12', 'VIN00000000000001'),
+        ('P000003', null, 'XYZ-9', 'VIN00000000000003')""")
+    con.execute("create table raw.fuel (registration_number varchar)")
+    con.execute("insert into raw.fuel values ('ABC-123')")   # another driver's car
+    S.stage_subjects(con, [("P000001", "ps1", "request"), ("P000003", "ps3", "request")], [])
+    ids = S.subject_identifiers(con)
+    assert ids["email"] == {"own@x.example"} and ids["phone"] == {"0509876543"}
+    con.execute("delete from raw.contracts")   # the erasure committed: the subjects' contracts are gone
+    final = needles_to_verify(con, ids)
+    assert "ABC-12" not in final   # raw.fuel's ABC-123 holds it
+    assert {"XYZ-9", "own@x.example", "0509876543", "P000001", "P000003"} <= final
+    assert not final & {"ari.v@x.example", "0401234567"}

@@ -304,18 +304,25 @@ def subject_identifiers(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     subjects = "(select person_id from _erase_persons)"
     ids: dict[str, set[str]] = {"person_id": values(con, "select person_id from _erase_persons")}
     ids["pseudonym"] = set()  # pseudonyms are allowed to stay (audit trail)
-    others = f"person_id not in {subjects}"
     for col in ("ssn", "email", "phone"):
-        ids[col] = values(con, f"select {col} from raw.crm_persons where person_id in {subjects} "
-                               f"except select {col} from raw.crm_persons where {others}")
+        ids[col] = _unshared(con, "raw.crm_persons", col, subjects)
     if relation_exists(con, CRM_PERSONS_STAGING):
-        ids["phone"] |= values(con, f"select phone from {CRM_PERSONS_STAGING} where person_id in {subjects} "
-                                    f"except select phone from {CRM_PERSONS_STAGING} where {others}")
+        ids["phone"] |= _unshared(con, CRM_PERSONS_STAGING, "phone", subjects)
     contracts = (f"from raw.contracts where customer_person_id in {subjects} or driver_person_id in {subjects}")
     ids["plate"] = values(con, f"select registration_number {contracts}")
     ids["vin"] = values(con, f"select vin {contracts}")
     ids["cookie"] = values(con, "select cookie_id from _erase_cookies")
     return ids
+
+
+def _unshared(con: duckdb.DuckDBPyConnection, relation: str, col: str, subjects: str) -> set[str]:
+    """The subjects' values of ``col`` that no other person's value holds — equal to it or containing it: a
+    subject's ``ari.v@x.fi`` stays inside another person's ``kari.v@x.fi``, so neither the archive's line matcher
+    nor the verification's byte scan may look for it (they match text, not whole values)."""
+    return values(con, f"""select distinct s.{col} from {relation} s where s.person_id in {subjects}
+                            and s.{col} is not null and not exists (
+                              select 1 from {relation} o where o.person_id not in {subjects}
+                              and contains(o.{col}, s.{col}))""")
 
 
 def crm_phones(con: duckdb.DuckDBPyConnection) -> list[str]:

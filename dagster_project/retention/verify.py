@@ -32,14 +32,16 @@ VEHICLE_COLUMNS = {"plate": "registration_number", "vin": "vin"}
 
 def needles_to_verify(con: duckdb.DuckDBPyConnection, ids: dict[str, set[str]]) -> set[str]:
     """What must be gone after the erasure committed on ``con``: the subjects' own identifiers, and their plates
-    and VINs that no raw row (any source whose contract has the column) still refers to."""
+    and VINs that no raw row (any source whose contract has the column) still refers to — by the same value or by
+    one that contains it (the subject's ``ABC-12`` is inside another car's ``ABC-123``, and the scans match text)."""
     final = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
     for kind, column in VEHICLE_COLUMNS.items():
         still: set[str] = set()
         for rel in (f"raw.{s.name}" for s in SOURCES.values() if column in s.column_names):
             if relation_exists(con, rel) and column in relation_columns(con, rel) and ids[kind]:
-                still |= values(con, f"select distinct \"{column}\" from {rel} where \"{column}\" in "
-                                     f"(select unnest(?::varchar[]))", [list(ids[kind])])
+                still |= values(con, f"select distinct n.v from (select unnest(?::varchar[]) as v) n "
+                                     f"where exists (select 1 from {rel} r where contains(r.\"{column}\", n.v))",
+                                [list(ids[kind])])
         final |= ids[kind] - still
     return final
 
