@@ -7,6 +7,8 @@ pings and KYC records. Assertions compare counts and ids, never values."""
 
 from __future__ import annotations
 
+import gzip
+
 import json
 import os
 from datetime import date, timedelta
@@ -133,12 +135,19 @@ def test_a_withdrawal_deletes_the_stored_pings_at_the_next_run(after_erasure, as
     assert home.scalar("select count(*) from raw.location where person_id = ?", [who["b"]]) == 0
     audit = home.rows("select policy, rows from ops.erasure_audit where policy = 'location_withdrawn'")
     assert audit and audit[0][1] >= 2      # b's two pings, and those of generated app users who withdrew
+    # the archived copy of the delivery holds them no longer either (their lines are blanked, numbers kept)
+    (archived,) = (home.path / "archive" / "location").glob("*_pings_da.jsonl.gz")
+    lines = gzip.decompress(archived.read_bytes()).decode().splitlines()
+    assert (len(lines), [n for n, line in enumerate(lines, 1) if line == "{}"]) == (4, [1, 2, 3, 4])   # a's, b's
 
 
 def test_a_six_year_old_kyc_record_is_deleted_although_the_person_is_kept(after_erasure):
     home, who, _, _ = after_erasure
     assert home.scalar("select count(*) from raw.crm_persons_current where person_id = ?", [who["c"]]) == 1
     assert home.scalar("select count(*) from raw.kyc where kyc_id = 'DK3'") == 0
+    (archived,) = (home.path / "archive" / "kyc").glob("*_kyc_da.csv")
+    lines = archived.read_text().splitlines()
+    assert (len(lines), set(lines[3])) == (4, {","})   # DK3's line: a record of empty fields
 
 
 def test_trip_points_older_than_26_months_are_nulled_and_the_kilometres_stay(after_erasure):

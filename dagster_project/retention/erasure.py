@@ -169,6 +169,7 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     S.select_quarantined(con, pattern(ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
                                       | ids["plate"] | ids["vin"]))
     S.select_archive_lines(con, targets, cols)
+    _policy_archive_lines(con, plan)
     clock = outcome.lap("select_rows", clock)
     line_needles = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
     archive = rewriting.enter_context(BackgroundRewrite(plan_archive(con, settings, run_id, line_needles)))
@@ -191,6 +192,23 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     con.execute("commit")
     outcome.lap("transaction", clock)
     return needles_to_verify(con, ids), archive, S.retained_places(every)
+
+
+def _policy_archive_lines(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Add to ``_archive_lines`` the lines of the raw rows that this run's row-deleting shorter rules delete (a
+    withdrawn person's pings, KYC records past their five years, expired quarantine): their archived copy, kept for
+    30 days after the load, would otherwise outlive the row — and an Art. 17 erasure later finds no lineage that
+    leads to those lines (the verification by fingerprint did: ``fleetdw retention verify`` reported an archived
+    KYC line of an erased person whose record the KYC rule had deleted)."""
+    for rule in P.SHORTER_RULES:
+        if rule.action != "delete" or not rule.relation.startswith("raw.") or \
+                not S.relation_exists(con, rule.relation):
+            continue
+        have = S.relation_columns(con, rule.relation)
+        load, line = ("load_id", "line") if rule.relation == S.QUARANTINE.relation else ("_load_id", "_line")
+        if {load, line} <= set(have):
+            con.execute(f"insert into _archive_lines select {load}, {line} from {rule.relation} "
+                        f"where {rule.where()}", [rule.policy.cutoff(plan.as_of)])
 
 
 def _keep_legal_retention(con: duckdb.DuckDBPyConnection, plan: Plan, run_id: str, retained: list[S.Target]) -> None:
