@@ -349,7 +349,6 @@ def consent_gated_sql(source: Source, typed: str) -> str:
         ) c on trim(t."{gate.person}") = c._person and t."{gate.at}" >= c._at"""
 
 
-
 def _type_rows(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """The temp table ``_typed``: the staged rows typed and validated, with ``_withheld``. The consent filter joins
     the typed rows once they are a table: as one statement with the typing and the line numbering, DuckDB's as-of
