@@ -28,10 +28,11 @@ import re
 import shutil
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable, Iterator
 
 import duckdb
 
@@ -306,7 +307,7 @@ def _first_lines(path: Path) -> list[str] | None:
     line reader with a ``limit`` still decompressed a whole buffer of 32 MB, a tenth of a file's load. None when
     the file does not read so (the caller then asks DuckDB)."""
     try:
-        with (fast_gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as f:
+        with _read_bytes(path) as f:
             head = f.read(HEADER_PROBE_BYTES)
     except (OSError, EOFError, CodecError):
         return None
@@ -386,28 +387,38 @@ def write_without_lines(src: Path, target: Path, drop: set[int]) -> int:
         return _write_as_read(src, target, drop)
 
 
+def _read_bytes(path: Path) -> BinaryIO:
+    """A landing file's bytes, gzip read through (by its name, as the loader's reader decides)."""
+    return fast_gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+@contextmanager
+def _copy_writer(src: Path, target: Path) -> Iterator[BinaryIO]:
+    """The owner-only ``target`` opened for writing, through ISA-L's gzip at level 1 when ``src`` is gzipped."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as raw_out:
+        if not src.name.endswith(".gz"):
+            yield raw_out
+            return
+        with fast_gzip.GzipFile(fileobj=raw_out, mode="wb", compresslevel=1, mtime=0) as out:
+            yield out
+
+
 def _write_as_read(src: Path, target: Path, drop: set[int]) -> int:
-    gz = src.name.endswith(".gz")
     replaced = 0
     con = duckdb.connect()
     try:
         cur = con.execute(f"select _line, coalesce(line, '') from ({numbered_lines_sql(src)}) order by _line")
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "wb") as raw_out:
-            out = fast_gzip.GzipFile(fileobj=raw_out, mode="wb", compresslevel=1, mtime=0) if gz else raw_out
-            try:
-                while rows := cur.fetchmany(1 << 15):
-                    piece = []
-                    for number, line in rows:
-                        if number in drop:
-                            piece.append("{}")
-                            replaced += 1
-                        else:
-                            piece.append(line)
-                    out.write(("\n".join(piece) + "\n").encode("utf-8"))
-            finally:
-                if gz:
-                    out.close()
+        with _copy_writer(src, target) as out:
+            while rows := cur.fetchmany(1 << 15):
+                piece = []
+                for number, line in rows:
+                    if number in drop:
+                        piece.append("{}")
+                        replaced += 1
+                    else:
+                        piece.append(line)
+                out.write(("\n".join(piece) + "\n").encode("utf-8"))
     finally:
         con.close()
     return replaced
@@ -416,40 +427,33 @@ def _write_as_read(src: Path, target: Path, drop: set[int]) -> int:
 def _write_split(src: Path, target: Path, drop: set[int]) -> int:
     """The byte-for-byte copy of a file of ``\n`` line ends; raises :class:`_CarriageReturn` at a ``\r``."""
     wanted = sorted(drop)
-    gz = src.name.endswith(".gz")
     replaced = next_drop = 0
     first = 1          # the number of the first line of the piece
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "wb") as raw_out, (fast_gzip.open(src, "rb") if gz else open(src, "rb")) as fin:
-        out = fast_gzip.GzipFile(fileobj=raw_out, mode="wb", compresslevel=1, mtime=0) if gz else raw_out
-        try:
-            carry = b""
-            while True:
-                chunk = fin.read(WRITE_PIECE)
-                if b"\r" in chunk:
-                    raise _CarriageReturn
-                # lines: the texts of lines that each end with \n (but a last line without one)
-                lines = (carry + chunk).split(b"\n")
-                if chunk:
-                    carry, tail = lines.pop(), b"\n"
-                elif lines[-1] == b"":
-                    lines.pop()
-                    tail = b"\n"
-                else:
-                    tail = b""
-                while next_drop < len(wanted) and wanted[next_drop] < first + len(lines):
-                    if wanted[next_drop] >= first:
-                        lines[wanted[next_drop] - first] = b"{}"
-                        replaced += 1
-                    next_drop += 1
-                if lines:
-                    out.write(b"\n".join(lines) + tail)
-                first += len(lines)
-                if not chunk:
-                    break
-        finally:
-            if gz:
-                out.close()
+    with _copy_writer(src, target) as out, _read_bytes(src) as fin:
+        carry = b""
+        while True:
+            chunk = fin.read(WRITE_PIECE)
+            if b"\r" in chunk:
+                raise _CarriageReturn
+            # lines: the texts of lines that each end with \n (but a last line without one)
+            lines = (carry + chunk).split(b"\n")
+            if chunk:
+                carry, tail = lines.pop(), b"\n"
+            elif lines[-1] == b"":
+                lines.pop()
+                tail = b"\n"
+            else:
+                tail = b""
+            while next_drop < len(wanted) and wanted[next_drop] < first + len(lines):
+                if wanted[next_drop] >= first:
+                    lines[wanted[next_drop] - first] = b"{}"
+                    replaced += 1
+                next_drop += 1
+            if lines:
+                out.write(b"\n".join(lines) + tail)
+            first += len(lines)
+            if not chunk:
+                break
     return replaced
 
 
