@@ -231,6 +231,8 @@ def test_an_identifier_inside_another_persons_value_is_neither_blanked_nor_looke
     S.stage_subjects(con, [("P000001", "ps1", "request"), ("P000003", "ps3", "request")], [])
     ids = S.subject_identifiers(con)
     assert ids["email"] == {"own@x.example"} and ids["phone"] == {"0509876543"}
+    # the phone still links the subject's events (fuel, wash): the link compares whole values
+    assert S.linking_phones(con) == {"0401234567", "0509876543"}
     con.execute("delete from raw.contracts")   # the erasure committed: the subjects' contracts are gone
     final = needles_to_verify(con, ids)
     assert "ABC-12" not in final   # raw.fuel's ABC-123 holds it

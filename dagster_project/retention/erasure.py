@@ -161,7 +161,7 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     targets = [t for t in every if not t.retained]
     S.stage_subjects(con, [(p, plan.pseudonyms[p], r) for p, r in plan.subjects.items()], targets)
     ids = S.subject_identifiers(con)
-    S.stage_links(con, manifest, ids["phone"])
+    S.stage_links(con, manifest, S.linking_phones(con))
     cols = {t.relation: S.relation_columns(con, t.relation) for t in targets}
     for t in targets:
         S.select_rows(con, t, cols[t.relation])

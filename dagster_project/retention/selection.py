@@ -315,14 +315,26 @@ def subject_identifiers(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return ids
 
 
-def _unshared(con: duckdb.DuckDBPyConnection, relation: str, col: str, subjects: str) -> set[str]:
-    """The subjects' values of ``col`` that no other person's value holds — equal to it or containing it: a
+def _unshared(con: duckdb.DuckDBPyConnection, relation: str, col: str, subjects: str, inside: bool = True
+              ) -> set[str]:
+    """The subjects' values of ``col`` that no other person's value equals — nor, with ``inside``, contains: a
     subject's ``ari.v@x.fi`` stays inside another person's ``kari.v@x.fi``, so neither the archive's line matcher
     nor the verification's byte scan may look for it (they match text, not whole values)."""
+    other = f"contains(o.{col}, s.{col})" if inside else f"o.{col} = s.{col}"
     return values(con, f"""select distinct s.{col} from {relation} s where s.person_id in {subjects}
                             and s.{col} is not null and not exists (
-                              select 1 from {relation} o where o.person_id not in {subjects}
-                              and contains(o.{col}, s.{col}))""")
+                              select 1 from {relation} o where o.person_id not in {subjects} and {other})""")
+
+
+def linking_phones(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The staged subjects' phones that no other person has: the phones that link events (fuel, wash) to a subject
+    (:func:`stage_links`). Whole values: a phone inside another person's longer one still links the subject's
+    events, though it is no needle (:func:`subject_identifiers`)."""
+    subjects = "(select person_id from _erase_persons)"
+    phones = _unshared(con, "raw.crm_persons", "phone", subjects, inside=False)
+    if relation_exists(con, CRM_PERSONS_STAGING):
+        phones |= _unshared(con, CRM_PERSONS_STAGING, "phone", subjects, inside=False)
+    return phones
 
 
 def crm_phones(con: duckdb.DuckDBPyConnection) -> list[str]:
