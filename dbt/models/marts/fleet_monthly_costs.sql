@@ -68,10 +68,13 @@ fuel as (
         f.cost_center,
         cast({{ dbt.date_trunc('month', 'f.refueled_on') }} as date) as month,
         count(*) as fuel_transactions,
-        sum(f.amount_eur) as fuel_eur,
-        sum(f.liters) as fuel_liters,
-        sum(f.kwh) as charged_kwh,
-        sum(case when e.unit = 'kwh' then f.kwh else f.liters end * e.kg_co2_per_unit) as co2_kg_estimate
+        -- summed as exact decimals: a sum of doubles depends on the order of the rows, which an incremental
+        -- fct_fuel_transactions does not fix (its rows arrive in the order of the builds that wrote them)
+        cast(sum(cast(f.amount_eur as decimal(18, 4))) as double) as fuel_eur,
+        cast(sum(cast(f.liters as decimal(18, 4))) as double) as fuel_liters,
+        cast(sum(cast(f.kwh as decimal(18, 4))) as double) as charged_kwh,
+        cast(sum(cast(case when e.unit = 'kwh' then f.kwh else f.liters end * e.kg_co2_per_unit
+                      as decimal(24, 6))) as double) as co2_kg_estimate
     from {{ ref('fct_fuel_transactions') }} as f
     left join factors as e
         on e.product = f.product
