@@ -154,6 +154,10 @@ def test_trip_points_older_than_26_months_are_nulled_and_the_kilometres_stay(aft
     home, _, _, _ = after_erasure
     assert home.rows("select start_point, end_point, distance_km from raw.drive_log where trip_id = 'DA3'") == [
         (None, None, 20)]
+    # nor does the archived copy of the delivery: DA3's line is a record of empty fields (a's trips are erased)
+    (archived,) = (home.path / "archive" / "drive_log").glob("*_trips_da.csv")
+    lines = archived.read_text().splitlines()
+    assert (len(lines), lines[0], set(lines[3])) == (4, TRIPS_HEADER, {","})
 
 
 def test_the_plan_counts_the_new_policies(assistant_home):

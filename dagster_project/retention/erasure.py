@@ -195,13 +195,15 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
 
 
 def _policy_archive_lines(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
-    """Add to ``_archive_lines`` the lines of the raw rows that this run's row-deleting shorter rules delete (a
-    withdrawn person's pings, KYC records past their five years, expired quarantine): their archived copy, kept for
-    30 days after the load, would otherwise outlive the row — and an Art. 17 erasure later finds no lineage that
-    leads to those lines (the verification by fingerprint did: ``fleetdw retention verify`` reported an archived
-    KYC line of an erased person whose record the KYC rule had deleted)."""
+    """Add to ``_archive_lines`` the lines of the raw rows that this run's shorter rules delete or null (a
+    withdrawn person's pings, KYC records past their five years, expired quarantine; raw IPs, trip points, the
+    personal fields of contracts ten years after their end): their archived copy, kept for 30 days after the load,
+    would otherwise outlive what the rule removed from the row. An Art. 17 erasure later finds no lineage that
+    leads to those lines: ``fleetdw retention verify`` reported an archived KYC line of an erased person whose
+    record the KYC rule had deleted, and an erasure's own verification failed on the plate of a contract whose
+    personal fields the contract rule had nulled, once the plate's last other holder was erased."""
     for rule in P.SHORTER_RULES:
-        if rule.action != "delete" or not rule.relation.startswith("raw.") or \
+        if rule.action not in ("delete", "null") or not rule.relation.startswith("raw.") or \
                 not S.relation_exists(con, rule.relation):
             continue
         have = S.relation_columns(con, rule.relation)
