@@ -131,6 +131,22 @@ def test_one_pass_verification_finds_a_leaked_identifier_in_any_text_column(tmp_
     assert (detail["passed"], detail["table_hits"]) == (0, 1)
 
 
+@pytest.mark.parametrize("column", ["agent", "event_id"])
+def test_the_verification_counts_every_row_whether_a_column_repeats_its_values_or_not(tmp_path: Path, column: str):
+    """A column that repeats a few values (``agent``) is first scanned by its distinct values, one with a value
+    per row (``event_id``) row by row; either way a leak is found and its rows counted."""
+    db = _database(tmp_path / "fresh.duckdb")
+    con = duckdb.connect(str(db))
+    con.execute("create table raw.visits as select 'V' || i as event_id, 'agent ' || (i % 4) as agent "
+                "from range(3000) t(i)")
+    leak = f"'agent {SUBJECT}'" if column == "agent" else f"'V-{SUBJECT}-' || event_id"
+    con.execute(f"update raw.visits set {column} = {leak} where event_id in ('V7', 'V700', 'V2999')")
+    con.close()
+    detail, _ = verify(db, {SUBJECT, EMAIL}, [], [], {})
+    assert (detail["passed"], detail["table_hits"]) == (0, 3)
+    assert verify(db, {EMAIL}, [], [], {})[0]["table_hits"] == 0
+
+
 def test_a_value_kept_by_a_legal_obligation_is_accepted_only_in_its_place(tmp_path: Path):
     db = _database(tmp_path / "fresh.duckdb", kyc_person=SUBJECT)
     detail, kept = verify(db, {SUBJECT, EMAIL}, [], [], {"raw.kyc": ["person_id"]})

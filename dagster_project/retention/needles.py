@@ -46,7 +46,8 @@ class Matcher:
     UTF-8 bytes. What it finds stays in this process's memory."""
 
     def __init__(self, needles: set[str]):
-        patterns = sorted({n.encode() for n in needles if n})
+        patterns = self._patterns = sorted({n.encode() for n in needles if n})
+        self.patterns = frozenset(patterns)
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
             patterns, implementation=ahocorasick_rs.Implementation.DFA) if patterns else None
 
@@ -55,6 +56,14 @@ class Matcher:
         if self._automaton is None or not len(data):
             return []
         return [(start, end) for _, start, end in self._automaton.find_matches_as_indexes(data)]
+
+    def found(self, data: bytes | memoryview | mmap.mmap) -> list[tuple[bytes, int, int]]:
+        """``(needle, start, end)`` of every occurrence of every needle in ``data``, overlapping ones too (a
+        needle inside or across another is reported as well)."""
+        if self._automaton is None or not len(data):
+            return []
+        return [(self._patterns[i], start, end)
+                for i, start, end in self._automaton.find_matches_as_indexes(data, overlapping=True)]
 
     def holds(self, data: bytes | memoryview | mmap.mmap) -> bool:
         return bool(self.spans(data))

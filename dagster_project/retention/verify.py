@@ -22,7 +22,7 @@ from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
 from ingest.bulk import insert_many
 from ingest.contracts import SOURCES
-from ingest.validation import q
+from ingest.validation import q, qi
 
 TEXT_TYPES = ("VARCHAR", "JSON")
 # A subject's plate or VIN stays where another row still refers to it (the vehicle outlives its driver): it must be
@@ -39,11 +39,25 @@ def needles_to_verify(con: duckdb.DuckDBPyConnection, ids: dict[str, set[str]]) 
         still: set[str] = set()
         for rel in (f"raw.{s.name}" for s in SOURCES.values() if column in s.column_names):
             if relation_exists(con, rel) and column in relation_columns(con, rel) and ids[kind]:
-                still |= values(con, f"select distinct n.v from (select unnest(?::varchar[]) as v) n "
-                                     f"where exists (select 1 from {rel} r where contains(r.\"{column}\", n.v))",
-                                [list(ids[kind])])
+                still |= _contained(con, rel, column, ids[kind])
         final |= ids[kind] - still
     return final
+
+
+def _contained(con: duckdb.DuckDBPyConnection, relation: str, column: str, needles: set[str]) -> set[str]:
+    """The needles that some value of ``relation.column`` equals or contains: one multi-pattern pass over the
+    column's distinct values (a vehicle column repeats a few thousand plates over a million events; a
+    ``contains`` per needle and row took a second). A needle with a line break, which could match across two
+    values, is looked for in SQL."""
+    joined = "\n".join(v for (v,) in con.execute(
+        f'select distinct cast("{column}" as varchar) from {relation} where "{column}" is not null').fetchall())
+    found = {n.decode() for n, _, _ in Matcher({n for n in needles if "\n" not in n}).found(joined.encode())}
+    broken = [n for n in needles if "\n" in n]
+    if broken:
+        found |= values(con, f"select distinct n.v from (select unnest(?::varchar[]) as v) n "
+                             f"where exists (select 1 from {relation} r where contains(r.\"{column}\", n.v))",
+                        [broken])
+    return found
 
 
 def _text_columns(cols: dict[str, str], skip: list[str]) -> list[str]:
@@ -76,19 +90,48 @@ def scan_tables(db: Path, needles: set[str], retained: dict[str, list[str]] | No
         con.close()
 
 
+SAMPLE_ROWS = 20_000   # rows of a relation whose distinct values tell whether a column repeats its values
+
+
 def _count_hits(con: duckdb.DuckDBPyConnection, scans: list[tuple[str, list[str]]], regex: str) -> int:
     """Rows of the relations (a table name or a reader call, each with its text columns) in which ``regex``
-    matches: one query, one regex evaluation per row over its text columns joined by a line break (a needle
-    holds none, so a match cannot straddle two columns). Counts only."""
-    parts = []
-    for relation, text in scans:
-        if text and regex:
-            row = ", ".join(f'cast("{c}" as varchar)' for c in text)
-            parts.append(f"select count(*) as n from {relation} where regexp_matches(concat_ws(chr(10), {row}), "
-                         f"{q(regex)})")
-    if not parts:
+    matches. Counts only. A first query looks for a match at all, per relation: a column that repeats its values
+    (user agents, pages, file names; judged on the first rows) by its distinct values, which DuckDB groups from
+    its dictionary without reading each row's text, so the regex runs once per value (5M web events: 2.1 →
+    0.5 s); the other columns row by row, joined by a line break (a needle holds none, so a match cannot
+    straddle two columns). Only when something matched are the rows counted, in one regex evaluation per row."""
+    scans = [(relation, text) for relation, text in scans if text]
+    if not scans or not regex:
         return 0
-    return int(private_query(con, f"select coalesce(sum(n), 0) from ({' union all '.join(parts)})")[0][0])
+    pattern_sql = q(regex)
+    probes = []
+    for relation, text in scans:
+        repeating, varied = _split_by_repetition(con, relation, text)
+        probes += [f'select count(*) as n from (select cast("{c}" as varchar) as v, count(*) as k from {relation} '
+                   f"group by 1) where k > 0 and regexp_matches(v, {pattern_sql})" for c in repeating]
+        if varied:
+            probes.append(f"select count(*) as n from {relation} where {_row_match(varied, pattern_sql)}")
+    if not int(private_query(con, f"select coalesce(sum(n), 0) from ({' union all '.join(probes)})")[0][0]):
+        return 0
+    rows = " union all ".join(f"select count(*) as n from {relation} where {_row_match(text, pattern_sql)}"
+                              for relation, text in scans)
+    return int(private_query(con, f"select coalesce(sum(n), 0) from ({rows})")[0][0])
+
+
+def _row_match(columns: list[str], pattern_sql: str) -> str:
+    return f"regexp_matches(concat_ws(chr(10), {', '.join(f'cast({qi(c)} as varchar)' for c in columns)}), " \
+           f"{pattern_sql})"
+
+
+def _split_by_repetition(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]
+                         ) -> tuple[list[str], list[str]]:
+    """(columns whose first :data:`SAMPLE_ROWS` rows hold fewer distinct values than half their number, the
+    others). Only decides how a column is scanned, never whether."""
+    counts = con.execute(
+        f"select count(*), {', '.join(f'approx_count_distinct(cast({qi(c)} as varchar))' for c in columns)} "
+        f"from (select {', '.join(qi(c) for c in columns)} from {relation} limit {SAMPLE_ROWS})").fetchall()[0]
+    repeating = [c for c, n in zip(columns, counts[1:]) if n < counts[0] / 2]
+    return repeating, [c for c in columns if c not in repeating]
 
 
 def scan_lake(lake: Path | None, needles: set[str], retained: dict[str, list[str]] | None = None
