@@ -221,6 +221,24 @@ def test_the_background_check_counts_written_files_that_still_hold_an_identifier
         assert archive.archive_hits() == 4
 
 
+def test_the_check_is_what_the_writing_found_in_the_text_it_wrote(tmp_path: Path, monkeypatch):
+    """The rewrite scans the text it writes for the lines' needles and the further ``checked`` identifiers, so
+    the check of a needle among them reads no file; a needle it did not look for is looked for in the files."""
+    work = _work(tmp_path, 3)
+    work.checked = {OTHER}
+    with A.BackgroundRewrite(work) as archive:
+        archive.wait()
+        assert all(work.found[tmp] == {OTHER.encode()} for _, tmp, _ in work.rewrites)
+        monkeypatch.setattr(A, "file_holds", lambda *_: pytest.fail("a file was read again"))
+        archive.check({SUBJECT, EMAIL, OTHER})
+        assert archive.archive_hits() == 3
+        archive.check({SUBJECT})
+        assert archive.archive_hits() == 0
+        monkeypatch.undo()
+        archive.check({"n\": 1"})     # not looked for while writing: read from the files
+        assert archive.archive_hits() == 3
+
+
 def test_an_identifier_inside_another_persons_value_is_neither_blanked_nor_looked_for(tmp_path: Path):
     """The archive's line matcher and the verification's byte scan match text, not whole values: a subject's
     ``ari.v@x.example`` is inside another person's ``kari.v@x.example``, the plate ``ABC-12`` of the subject's

@@ -4,12 +4,13 @@ landing-files policy.
 An archive file of a load the subjects appear in is rewritten next to itself with their lines blanked (so every
 other line keeps its number for the next erasure); the lines are found by lineage (the load id and line number of
 every selected row, numbered as the loader numbered them, see ``ingest/lines.py``) and by identifier (one
-multi-pattern pass over the file's text, ``needles.Matcher``), and dropped by content. The rewrite streams the
-file in large pieces (no per-line I/O; gzip at level 1) and runs on two threads (the codec and the matcher work
-outside the GIL). A rejected or duplicate file that holds an identifier, and every file past the landing-files
-period, is deleted. Nothing here touches the live files: the
-rewrites are written under a temporary name and the erasure records the file actions in its transaction
-(``retention/swap.py`` completes them after the swap).
+multi-pattern pass over the file's text, ``needles.Matcher``), and dropped by content. The rewrite reads the
+file in large pieces (no per-line I/O; gzip at level 1), scans the text it writes for every identifier of the
+subjects (what the verification needs, without reading the file again) and runs on two threads (the codec and the
+matcher work outside the GIL). A rejected or duplicate file that holds an identifier, and every file past the
+landing-files period, is deleted. Nothing here touches the live files: the rewrites are written under a temporary
+name and the erasure records the file actions in its transaction (``retention/swap.py`` completes them after the
+swap).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import gzip
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from pathlib import Path
 
 import duckdb
@@ -70,11 +72,7 @@ def _pieces(path: Path) -> Iterator[tuple[bytes, bytes]]:
 
 def lines_holding(text: bytes, sep: bytes, matcher: Matcher) -> set[bytes]:
     """The text (without ``\r``) of each line of ``text`` (split at ``sep``) that holds any needle: one pass."""
-    found = set()
-    for start, end in matcher.spans(text):
-        stop = text.find(sep, end)
-        found.add(_body(text[text.rfind(sep, 0, start) + 1:stop if stop >= 0 else len(text)]))
-    return found
+    return {_line_of(text, sep, start, end) for start, end in matcher.spans(text)}
 
 
 def _body(line: bytes) -> bytes:
@@ -111,29 +109,76 @@ def blank_record(src: Path) -> bytes:
     return (delimiter * max(len(header) - 1, 0)).encode()
 
 
-def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] | Matcher) -> None:
+def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] | Matcher,
+                    check: Matcher | None = None) -> set[bytes]:
     """Write ``src`` to ``tmp`` with the lines numbered in ``numbers`` (the lineage) and those holding a needle
     replaced by :func:`blank_record`, and every other line with the same text as one of them too (dropped by
-    content, as the lineage of a row points at its text). Line numbers stay as the loader gave them. Streams in
-    pieces: a first pass finds the texts, a second writes (gzip in, gzip out at level 1 through ISA-L, one write
-    per piece); a file of one piece is read once."""
+    content, as the lineage of a row points at its text). Line numbers stay as the loader gave them. Returns the
+    needles of ``check`` (default: ``needles``) that the written text still holds — its scan, on the text as it
+    goes to the codec, so that the file is not read again to be checked.
+
+    A file of one piece (:data:`CHUNK`; nearly all) is read once and, unless a line holds a needle that its
+    lineage missed, scanned once: the scan of the text to write finds such lines too, which are then blanked and
+    the text scanned again. A larger file streams: a first pass finds the lines' texts, a second writes (gzip in,
+    gzip out at level 1 through ISA-L, one write per piece)."""
     matcher = needles if isinstance(needles, Matcher) else Matcher(needles)
-    drop: set[bytes] = set()
-    offset, pieces, first = 0, 0, None
-    for text, sep in _pieces(src):
-        pieces += 1
+    check = check or matcher
+    if not matcher.patterns <= check.patterns:
+        raise ValueError("the check must look for every needle the rewrite blanks lines for")
+    pieces = _pieces(src)
+    first = next(pieces, None)
+    rest = next(pieces, None) if first else None
+    blank = blank_record(src)
+    if rest is None:
+        text, sep = first or (b"", b"\n")
         lines = text.split(sep)
-        first = (lines, sep) if pieces == 1 else None
+        count = len(lines) - text.endswith(sep)
+        drop = {_body(lines[n - 1]) for n in numbers if 0 < n <= count}
+        while True:
+            drop.discard(b"")
+            out = sep.join(_blanked(lines, drop, blank))
+            hits = check.found(out)
+            holding = {_line_of(out, sep, start, end) for needle, start, end in hits if needle in matcher.patterns}
+            if not holding - drop:
+                break
+            drop |= holding
+        _write(src, tmp, [out])
+        return {needle for needle, _, _ in hits}
+    drop: set[bytes] = set()
+    offset = 0
+    for text, sep in chain([first, rest], pieces):
+        lines = text.split(sep)
         count = len(lines) - text.endswith(sep)
         drop |= lines_holding(text, sep, matcher)
         drop |= {_body(lines[n - offset - 1]) for n in numbers if offset < n <= offset + count}
         offset += count
     drop.discard(b"")
-    blank = blank_record(src)
+    found: set[bytes] = set()
+
+    def written() -> Iterator[bytes]:
+        for text, sep in _pieces(src):
+            out = sep.join(_blanked(text.split(sep), drop, blank))
+            found.update(needle for needle, _, _ in check.found(out))
+            yield out
+    _write(src, tmp, written())
+    return found
+
+
+def _blanked(lines: list[bytes], drop: set[bytes], blank: bytes) -> list[bytes]:
+    """``lines`` with each whose text (without ``\r``) is in ``drop`` replaced by ``blank`` (its ``\r`` kept)."""
     replace = {**{d: blank for d in drop}, **{d + b"\r": blank + b"\r" for d in drop}}
+    return [replace.get(line, line) for line in lines]
+
+
+def _line_of(text: bytes, sep: bytes, start: int, end: int) -> bytes:
+    stop = text.find(sep, end)
+    return _body(text[text.rfind(sep, 0, start) + 1:stop if stop >= 0 else len(text)])
+
+
+def _write(src: Path, tmp: Path, pieces: Iterable[bytes]) -> None:
     with (fast_gzip.open(tmp, "wb", compresslevel=1) if src.name.endswith(".gz") else open(tmp, "wb")) as out:
-        for lines, sep in [first] if first else ((text.split(sep), sep) for text, sep in _pieces(src)):
-            out.write(sep.join([replace.get(line, line) for line in lines]))
+        for piece in pieces:
+            out.write(piece)
 
 
 def expired_files(con: duckdb.DuckDBPyConnection, rule: P.PolicyRule, as_of: date) -> list[str]:
@@ -145,16 +190,22 @@ def expired_files(con: duckdb.DuckDBPyConnection, rule: P.PolicyRule, as_of: dat
 @dataclass
 class ArchiveWork:
     """What an erasure does to the kept landing files: the file actions it records (``(path, action, tmp)``) and
-    the rewrites behind its ``replace`` actions (``(archive file, rewritten file, lineage line numbers)``)."""
+    the rewrites behind its ``replace`` actions (``(archive file, rewritten file, lineage line numbers)``). Lines
+    holding one of ``needles`` are blanked; the written text is scanned for those and for ``checked`` (the
+    verification's candidates), and what each rewritten file still holds is kept in ``found``."""
     actions: list[FileAction]
     rewrites: list[tuple[Path, Path, set[int]]]
     needles: set[str]
+    checked: set[str] = field(default_factory=set)
+    found: dict[Path, set[bytes]] = field(default_factory=dict)
 
 
-def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needles: set[str]) -> ArchiveWork:
+def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, needles: set[str],
+                 checked: set[str] | None = None) -> ArchiveWork:
     """The archive files of the loads in temp table ``_archive_lines`` to write without the subjects' lines, and
     the files to delete (rejected or duplicate files that hold a needle, files past the landing-files period).
-    Writes nothing: :func:`write_archive` does (or :class:`BackgroundRewrite`, beside the transaction)."""
+    ``checked``: further identifiers the written files are scanned for (:class:`ArchiveWork`). Writes nothing:
+    :func:`write_archive` does (or :class:`BackgroundRewrite`, beside the transaction)."""
     loads = con.execute("""select m.archive_path, list(distinct l.line) from _archive_lines l
                            join raw.file_manifest m using (load_id) where m.status = 'loaded'
                            and m.archive_path is not null group by all order by 1""").fetchall()
@@ -172,17 +223,19 @@ def plan_archive(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
             for path in expired_files(con, rule, settings.as_of):
                 if not any(a[0] == path for a in actions):
                     actions.append((path, "delete", None))
-    return ArchiveWork(actions, rewrites, needles)
+    return ArchiveWork(actions, rewrites, needles, set(checked or ()))
 
 
 def write_archive(work: ArchiveWork, stop: threading.Event | None = None) -> None:
-    """Write every rewritten file of ``work`` (two at a time: the codec and the matcher run outside the GIL);
-    stops early, leaving orphans for :func:`remove_orphan_rewrites`, once ``stop`` is set."""
+    """Write every rewritten file of ``work`` (two at a time: the codec and the matcher run outside the GIL),
+    recording in ``work.found`` what each still holds; stops early, leaving orphans for
+    :func:`remove_orphan_rewrites`, once ``stop`` is set."""
     matcher = Matcher(work.needles)
+    check = Matcher(work.needles | work.checked)
 
     def one(item: tuple[Path, Path, set[int]]) -> None:
         if not (stop and stop.is_set()):
-            rewrite_without(*item, matcher)
+            work.found[item[1]] = rewrite_without(*item, matcher, check)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(one, work.rewrites))
@@ -193,8 +246,8 @@ class BackgroundRewrite:
     ``COPY FROM DATABASE`` (DuckDB also works outside the GIL). :meth:`wait` returns once every file is written
     (or raises what the writing raised) and must come before anything reads the rewritten files or swaps them
     in; leaving the ``with`` block any other way stops the writing and waits for it, so no file is written after.
-    :meth:`check` queues the post-deletion scan of the written files behind the writing (on the same thread, so it
-    reads only complete files), to overlap the ``COPY FROM DATABASE`` too."""
+    :meth:`check` queues the post-deletion count of the written files that still hold an identifier behind the
+    writing (on the same thread, so it sees only complete files)."""
 
     def __init__(self, work: ArchiveWork):
         self.work, self.seconds = work, 0.0
@@ -212,11 +265,16 @@ class BackgroundRewrite:
         self._future.result()
 
     def check(self, needles: set[str]) -> None:
-        """Count, once every file is written, the written files that still hold any of ``needles``."""
+        """Count, once every file is written, the written files that still hold any of ``needles``: by what the
+        writing found in the text it wrote (:func:`rewrite_without`), and by reading the files for any needle it
+        did not look for."""
+        looked_for = self.work.needles | self.work.checked
+        wanted, rest = {n.encode() for n in needles & looked_for}, Matcher(needles - looked_for)
+
         def count() -> int:
-            matcher = Matcher(needles)
             return sum(1 for _, tmp, _ in self.work.rewrites
-                       if not self._stop.is_set() and tmp.exists() and file_holds(tmp, matcher))
+                       if not self._stop.is_set() and tmp.exists()
+                       and (self.work.found.get(tmp, set()) & wanted or (rest.patterns and file_holds(tmp, rest))))
         self._check = self._pool.submit(count)
 
     def archive_hits(self) -> int:

@@ -169,9 +169,9 @@ def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Pat
            lake: Path | None = None) -> tuple[dict[str, int], set[str]]:
     """Every table (but the legally retained columns), the file's bytes (but the values those columns keep), the
     rewritten archive files and — with the Spark engine — every table of the Parquet lake (``lake``; its hits count
-    as file hits) must be free of the needles. ``archive_hits``: the rewritten files' scan, when the erasure already
-    ran it beside its ``COPY FROM DATABASE`` (``archive.BackgroundRewrite.check``, the same :func:`file_holds` on
-    the complete files). Returns the counts and the needles legally kept."""
+    as file hits) must be free of the needles. ``archive_hits``: the rewritten files that still hold a needle, when the
+    erasure already counted them (``archive.BackgroundRewrite.check``: from the scan of the text each rewrite
+    wrote); otherwise the files are read here. Returns the counts and the needles legally kept."""
     kept: set[str] = set()
     if needles and retained:
         con = duckdb.connect(str(db), read_only=True)
