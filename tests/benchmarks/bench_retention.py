@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -118,7 +119,8 @@ def main() -> None:
 
     reset_peak()
     t = time.time()
-    outcome = run_retention(settings, "bench-retention", manifest)
+    # a run id of its own for each erasure of a kept home (the ops tables key a run's rows by it)
+    outcome = run_retention(settings, f"bench-retention-{uuid.uuid4().hex[:8]}", manifest)
     erase_s = time.time() - t
     erase_peak = peak_mb()
     with open_warehouse(settings, read_only=True) as con:
