@@ -165,16 +165,22 @@ def landing_files(landing: Path, source: Source) -> list[Path]:
     )
 
 
-def file_digest(path: Path) -> tuple[str, int, int]:
-    """sha256 of the content, its size and its number of newline bytes (read once, streamed)."""
+def file_digest(path: Path) -> tuple[str, int, int, int | None]:
+    """sha256 of the content, its size, its number of newline bytes and of lines — None when a line ends in a
+    lone ``\r`` — (read once, streamed)."""
     h = hashlib.sha256()
-    size = newlines = 0
+    size = newlines = cr = crlf = 0
+    last = b""
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):
             h.update(chunk)
             size += len(chunk)
             newlines += chunk.count(b"\n")
-    return h.hexdigest(), size, newlines
+            cr += chunk.count(b"\r")
+            crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            last = chunk[-1:]
+    lines = newlines + (1 if size and last != b"\n" else 0)
+    return h.hexdigest(), size, newlines, lines if cr == crlf else None
 
 
 # --- readers: each builds a temp table "_stage" with _line, _raw, _malformed and one text column per column ---
@@ -212,7 +218,7 @@ def read_csv_header(path: Path, source: Source) -> list[str]:
     return names
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> list[str]:
+def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source, lines: int | None) -> list[str]:
     names = read_csv_header(path, source)
     positions = {n: i for i, n in enumerate(names)}
     drift = [n for n in names if n not in source.column_names]
@@ -235,8 +241,11 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
     ).fetchall()
     if any(kind in str(r[1]).upper() for r in rejects for kind in ("UNICODE", "ENCODING")):
         raise FileRejected("not UTF-8 decodable")
-    # Accepted rows are numbered in file order; shift each past the malformed records before it. A record's
-    # line counts the header as line 1.
+    cols = ", ".join(f'"{c}"' for c in source.column_names)
+    if _number_physical_lines(con, path, _csv_delimiter(source), cols, lines):
+        return drift
+    # Every record is one line and no line is blank: accepted rows are numbered in file order, each shifted past
+    # the malformed records before it. A record's line counts the header as line 1.
     con.execute("create temp table _bad_lines (r bigint, a bigint)")
     seen: set[int] = set()
     bad_rows = []
@@ -244,7 +253,6 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
         bad_rows.append((line, line - (i + 1) - 1))
     if bad_rows:
         insert_many(con, "insert into _bad_lines values (?, ?)", bad_rows)
-    cols = ", ".join(f'"{c}"' for c in source.column_names)
     con.execute(
         f"""create temp table _stage as
         select _ord + 1 + (select count(*) from _bad_lines b where b.a < _ord) as _line, _raw, _malformed, {cols}
@@ -261,6 +269,54 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> li
 
 
 DRIFT_SAMPLE_LINES = 2_000
+
+
+def _number_physical_lines(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str, cols: str,
+                           lines: int | None) -> bool:
+    """Build ``_stage`` from ``_read`` and ``_rejects`` with each record's ``_line`` the physical line it starts
+    on, when the file holds a record that spans lines (a quoted field with a line break) or a blank line (which
+    DuckDB's reader skips): there its count of records is no line number, and a quarantined row's line, the
+    lineage and retention's rewrite of the archived copy (which blanks lines by number) would point at another
+    line. Returns False and does nothing when every line is one record (nearly every file: its ``lines``, from
+    :func:`file_digest`, say so), when a line ends in a lone ``\r`` (``lines`` None), or when Python's CSV reader
+    splits the records otherwise than DuckDB's did: DuckDB's numbering then stays."""
+    records = con.execute("select count(*) from _read").fetchall()[0][0]
+    rejected = con.execute("select line, min(line_byte_position) from _rejects group by line order by 1").fetchall()
+    if lines is None or lines == 1 + records + len(rejected):
+        return False
+    data = path.read_bytes()
+    starts = _csv_record_starts(data, delimiter)
+    bad = {line: data.count(b"\n", 0, position) + 1 for line, position in rejected}
+    good = [n for n in starts if n not in set(bad.values())]
+    if len(good) != records or len(set(bad.values())) != len(bad):
+        return False
+    con.execute("create temp table _record_lines as select unnest(?::bigint[]) as _line, "
+                "unnest(range(1, ? + 1)) as _ord", [good, records])
+    con.execute(f"""create temp table _stage as
+        select l._line, _raw, _malformed, {cols} from _read r join _record_lines l using (_ord)""")
+    con.execute("create temp table _reject_lines as select unnest(?::bigint[]) as line, unnest(?::bigint[]) as _line",
+                [list(bad), list(bad.values())])
+    con.execute("""insert into _stage (_line, _raw, _malformed)
+        select l._line, any_value(csv_line), 'malformed:csv_' || lower(replace(min(error_type), ' ', '_'))
+        from _rejects j join _reject_lines l using (line) group by l._line""")
+    con.execute("drop table _read; drop table _record_lines; drop table _reject_lines")
+    return True
+
+
+def _csv_record_starts(data: bytes, delimiter: str) -> list[int]:
+    """The physical line (1-based) on which each record after the header starts, blank lines skipped, as
+    Python's CSV reader splits the records."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline=""),
+                        delimiter=delimiter, quotechar='"', doublequote=True)
+    starts, consumed = [], 0
+    try:
+        for row in reader:
+            if row:
+                starts.append(consumed + 1)
+            consumed = reader.line_num
+    except csv.Error:
+        pass
+    return starts[1:]
 
 
 def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> None:
@@ -469,6 +525,7 @@ class _Planned:
     newlines: int
     load_id: int
     duplicate_of: int | None = None
+    lines: int | None = None   # its physical lines, None when one ends in a lone \r (``file_digest``)
 
 
 @dataclass
@@ -532,7 +589,7 @@ class Loader:
         planned: list[_Planned] = []
         in_batch: dict[str, int] = {}
         for path in landing_files(self.ctx.landing, source):
-            digest, size, newlines = file_digest(path)
+            digest, size, newlines, lines = file_digest(path)
             known = self.con.execute(
                 "select load_id, file_name, archive_path from raw.file_manifest "
                 "where source = ? and content_hash = ? order by load_id limit 1",
@@ -548,10 +605,11 @@ class Loader:
                     outcome.files.append(self._record_duplicate(source, path, digest, load_id))
                 continue
             if digest in in_batch:
-                planned.append(_Planned(path, digest, size, newlines, in_batch[digest], duplicate_of=in_batch[digest]))
+                planned.append(_Planned(path, digest, size, newlines, in_batch[digest],
+                                        duplicate_of=in_batch[digest], lines=lines))
                 continue
             in_batch[digest] = next_id
-            planned.append(_Planned(path, digest, size, newlines, next_id))
+            planned.append(_Planned(path, digest, size, newlines, next_id, lines=lines))
             next_id += 1
         return planned
 
@@ -635,7 +693,7 @@ class Loader:
                 _type_rows(cur, source)
                 drift = _check_jsonl(cur, item.path, source)
             else:
-                drift = _stage_csv(cur, item.path, source)
+                drift = _stage_csv(cur, item.path, source, item.lines)
                 _type_rows(cur, source)
             erased, withheld_erased = self._withhold_erased(cur, source)
             withheld_lines = ({n for (n,) in cur.execute("select _line from _typed where _withheld").fetchall()}

@@ -82,6 +82,23 @@ def test_csv_row_with_wrong_field_count_is_quarantined_and_lines_stay_aligned(la
     assert all(r[1].startswith("malformed:csv_") for r in reasons)
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_a_csv_record_s_line_is_the_physical_line_it_starts_on(landing, end):
+    """DuckDB's CSV reader skips blank lines and reads a quoted line break as part of its field, so its count of
+    records is no line number there: each record's line (lineage, quarantine, the archive's rewrite) is the
+    physical line it starts on."""
+    rows = [PERSON_HEADER, person(person_id="P1"), "", person(person_id="P2", street_address='"Kotikatu 1' + end +
+            'B 7"'), person(person_id="P3") + ",extra", "", "", person(person_id="P4")]
+    landing.write("crm_persons", "p.csv", end.join(rows) + end)
+    out = landing.load("crm_persons")["crm_persons"]
+    assert (out.rows_loaded, out.rows_quarantined) == (3, 1)
+    assert landing.rows("select person_id, _line from raw.crm_persons order by _line") == [
+        ("P1", 2), ("P2", 4), ("P4", 9)]
+    assert landing.rows("select line from raw.quarantine") == [(6,)]
+    assert landing.scalar("select street_address from raw.crm_persons where person_id = 'P2'") == \
+        "Kotikatu 1" + end + "B 7"
+
+
 def test_quarantine_keeps_the_raw_record(landing):
     landing.write_jsonl("fuel", "f.jsonl", [fuel(liters=301.0)])
     landing.load("fuel")
