@@ -81,6 +81,44 @@ def test_a_csv_record_is_blanked_as_empty_fields_as_wide_as_the_header(tmp_path:
     assert len(tmp.read_bytes().splitlines()) == 3
 
 
+@pytest.mark.parametrize("chunk", [None, 30])
+def test_a_csv_record_that_spans_lines_is_blanked_whole_and_every_line_keeps_its_number(tmp_path: Path, monkeypatch,
+                                                                                     chunk: int | None):
+    """The loader numbers a CSV record by the line it starts on (``ingest.loader._number_physical_lines``); a
+    record whose quoted field holds line breaks is blanked whole: its first line becomes a record of empty fields,
+    the lines that continue it empty lines (which no reader takes for a record), so no later line moves."""
+    if chunk:
+        monkeypatch.setattr(A, "CHUNK", chunk)
+    rows = ["a,b,c", "1,x,y", '2,"street 1', 'flat ""B"" 7', 'Espoo",z', "", "3,x,y", '4,"one', 'two",w', "5,x,y"]
+    src = tmp_path / "crm_persons" / "p.csv"
+    src.parent.mkdir()
+    src.write_bytes(("\n".join(rows) + "\n").encode())
+    tmp = src.with_name(src.name + A.ERASING_SUFFIX + "test")
+    A.rewrite_without(src, tmp, {3, 8}, set())
+    assert tmp.read_bytes().decode().split("\n") == [
+        "a,b,c", "1,x,y", ",,", "", "", "", "3,x,y", ",,", "", "5,x,y", ""]
+
+
+def test_the_line_a_loaded_csv_record_names_is_the_line_the_rewrite_blanks(landing):
+    """Loader and archive agree on a CSV file with a blank line and a quoted line break: the record's lineage
+    leads the rewrite to its own lines, the continuation included (the address there holds no identifier the
+    matcher could find; before, the loader's record count named the line before it)."""
+    from tests.support.rows import PERSON_HEADER, person
+
+    rows = [PERSON_HEADER, person(person_id="P1"), "", person(person_id="P2", street_address='"Kotikatu 1\nB 7"'),
+            person(person_id="P3")]
+    landing.write("crm_persons", "p.csv", "\n".join(rows) + "\n")
+    landing.load("crm_persons")
+    (line,), = landing.rows("select _line from raw.crm_persons where person_id = 'P2'")
+    (archived,) = (landing.home / "archive" / "crm_persons").glob("*p.csv")
+    tmp = archived.with_name(archived.name + A.ERASING_SUFFIX + "test")
+    A.rewrite_without(archived, tmp, {line}, set())
+    written = tmp.read_text().split("\n")
+    assert len(written) == len(archived.read_text().split("\n"))
+    assert not any("P2" in w or "Kotikatu" in w or "B 7" in w for w in written)
+    assert [w.split(",")[0] for w in written if w.startswith("P")] == ["P1", "P3"]
+
+
 def test_file_holds_reads_gzip_through_and_a_broken_gzip_as_bytes(tmp_path: Path):
     packed = _write(tmp_path, "c.jsonl.gz", _jsonl(ROWS))
     broken = tmp_path / "d.jsonl.gz"

@@ -129,14 +129,16 @@ def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] |
     first = next(pieces, None)
     rest = next(pieces, None) if first else None
     blank = blank_record(src)
+    records = not src.name.endswith((".jsonl", ".jsonl.gz"))   # CSV: a record can span lines
     if rest is None:
         text, sep = first or (b"", b"\n")
         lines = text.split(sep)
         count = len(lines) - text.endswith(sep)
         drop = {_body(lines[n - 1]) for n in numbers if 0 < n <= count}
+        empty = _continuations(lines, [n - 1 for n in numbers if 0 < n <= count])[0] if records else set()
         while True:
             drop.discard(b"")
-            out = sep.join(_blanked(lines, drop, blank))
+            out = sep.join(_blanked(lines, drop, blank, empty))
             hits = check.found(out)
             holding = {_line_of(out, sep, start, end) for needle, start, end in hits if needle in matcher.patterns}
             if not holding - drop:
@@ -145,29 +147,65 @@ def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] |
         _write(src, tmp, [out])
         return {needle for needle, _, _ in hits}
     drop: set[bytes] = set()
-    offset = 0
+    emptied: set[int] = set()   # line numbers of the continuation lines of the records to blank
+    offset = parity = 0
     for text, sep in chain([first, rest], pieces):
         lines = text.split(sep)
         count = len(lines) - text.endswith(sep)
         drop |= lines_holding(text, sep, matcher)
-        drop |= {_body(lines[n - offset - 1]) for n in numbers if offset < n <= offset + count}
+        here = [n - offset - 1 for n in numbers if offset < n <= offset + count]
+        drop |= {_body(lines[i]) for i in here}
+        if records:
+            empty, parity = _continuations(lines[:count], here, parity)
+            emptied |= {offset + i + 1 for i in empty}
         offset += count
     drop.discard(b"")
     found: set[bytes] = set()
 
     def written() -> Iterator[bytes]:
+        start = 0
         for text, sep in _pieces(src):
-            out = sep.join(_blanked(text.split(sep), drop, blank))
+            lines = text.split(sep)
+            count = len(lines) - text.endswith(sep)
+            out = sep.join(_blanked(lines, drop, blank, {n - start - 1 for n in emptied if start < n <= start + count}))
+            start += count
             found.update(needle for needle, _, _ in check.found(out))
             yield out
     _write(src, tmp, written())
     return found
 
 
-def _blanked(lines: list[bytes], drop: set[bytes], blank: bytes) -> list[bytes]:
-    """``lines`` with each whose text (without ``\r``) is in ``drop`` replaced by ``blank`` (its ``\r`` kept)."""
+def _blanked(lines: list[bytes], drop: set[bytes], blank: bytes, empty: set[int] = frozenset()) -> list[bytes]:
+    """``lines`` with each whose text (without ``\r``) is in ``drop`` replaced by ``blank``, and the lines at the
+    indexes ``empty`` (the continuation lines of a blanked CSV record) by empty lines; ``\r`` line ends kept."""
     replace = {**{d: blank for d in drop}, **{d + b"\r": blank + b"\r" for d in drop}}
-    return [replace.get(line, line) for line in lines]
+    out = [replace.get(line, line) for line in lines]
+    for i in empty:
+        out[i] = b"\r" if lines[i].endswith(b"\r") else b""
+    return out
+
+
+def _continuations(lines: list[bytes], firsts: Iterable[int], parity: int = 0) -> tuple[set[int], int]:
+    """The indexes of the lines that continue the CSV records starting at the indexes ``firsts``: a quoted field
+    holds a line break, and a record ends at the first line break after an even number of quotes (a quote inside
+    a field is doubled). ``parity``: 1 when a record of the previous piece continues at the first line. Returns
+    them with the parity still open after the last line (a record that goes on in the next piece). The loader
+    numbers a record by the line it starts on; blanking only that line would leave the rest of its fields."""
+    out: set[int] = set()
+    i = 0
+    while parity and i < len(lines):
+        out.add(i)
+        parity = (parity + lines[i].count(b'"')) & 1
+        i += 1
+    for first in sorted(firsts):
+        if first in out:
+            continue
+        parity, i = lines[first].count(b'"') & 1, first + 1
+        while parity and i < len(lines):
+            out.add(i)
+            parity = (parity + lines[i].count(b'"')) & 1
+            i += 1
+    return out, parity
 
 
 def _line_of(text: bytes, sep: bytes, start: int, end: int) -> bytes:
