@@ -166,21 +166,24 @@ def landing_files(landing: Path, source: Source) -> list[Path]:
 
 
 def file_digest(path: Path) -> tuple[str, int, int, int | None]:
-    """sha256 of the content, its size, its number of newline bytes and of lines — None when a line ends in a
-    lone ``\r`` — (read once, streamed)."""
+    """sha256 of the content, its size, its number of newline bytes and of lines (read once, streamed). The lines
+    are None when one ends in a lone ``\r`` or the content is gzip (its bytes are no text lines)."""
     h = hashlib.sha256()
     size = newlines = cr = crlf = 0
-    last = b""
+    last, text = b"", True
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):
             h.update(chunk)
+            text = text and not (size == 0 and chunk.startswith(b"\x1f\x8b"))
             size += len(chunk)
             newlines += chunk.count(b"\n")
-            cr += chunk.count(b"\r")
-            crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            if text:
+                cr += chunk.count(b"\r")
+                if cr:   # the two-byte count only once a \r occurs (most files hold none)
+                    crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
             last = chunk[-1:]
     lines = newlines + (1 if size and last != b"\n" else 0)
-    return h.hexdigest(), size, newlines, lines if cr == crlf else None
+    return h.hexdigest(), size, newlines, lines if text and cr == crlf else None
 
 
 # --- readers: each builds a temp table "_stage" with _line, _raw, _malformed and one text column per column ---
