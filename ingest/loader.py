@@ -289,7 +289,10 @@ def _number_physical_lines(con: duckdb.DuckDBPyConnection, path: Path, delimiter
         return False
     data = path.read_bytes()
     starts = _csv_record_starts(data, delimiter)
-    bad = {line: data.count(b"\n", 0, position) + 1 for line, position in rejected}
+    bad, physical, counted = {}, 1, 0   # a rejected record's line, from its byte position (one pass)
+    for line, position in sorted(rejected, key=lambda r: r[1]):
+        physical, counted = physical + data.count(b"\n", counted, position), position
+        bad[line] = physical
     good = [n for n in starts if n not in set(bad.values())]
     if len(good) != records or len(set(bad.values())) != len(bad):
         return False
