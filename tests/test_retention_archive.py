@@ -99,6 +99,20 @@ def test_a_csv_record_that_spans_lines_is_blanked_whole_and_every_line_keeps_its
         "a,b,c", "1,x,y", ",,", "", "", "", "3,x,y", ",,", "", "5,x,y", ""]
 
 
+@pytest.mark.parametrize("where", ["first", "continuation"])
+def test_a_csv_record_that_spans_lines_and_holds_a_needle_is_blanked_whole(tmp_path: Path, where: str):
+    """Found by identifier, not lineage: the needle lies on the record's first line or on a line that continues
+    it; either way every line of the record goes, and no other line moves."""
+    rows = ["a,b,c", "1,x,y", f'2,"{SUBJECT if where == "first" else "street"} 1', "flat 7",
+            f'{EMAIL if where == "continuation" else "Espoo"}",z', "3,x,y"]
+    src = tmp_path / "crm_persons" / "p.csv"
+    src.parent.mkdir()
+    src.write_bytes(("\n".join(rows) + "\n").encode())
+    tmp = src.with_name(src.name + A.ERASING_SUFFIX + "test")
+    A.rewrite_without(src, tmp, set(), {SUBJECT, EMAIL})
+    assert tmp.read_bytes().decode().split("\n") == ["a,b,c", "1,x,y", ",,", "", "", "3,x,y", ""]
+
+
 def test_the_line_a_loaded_csv_record_names_is_the_line_the_rewrite_blanks(landing):
     """Loader and archive agree on a CSV file with a blank line and a quoted line break: the record's lineage
     leads the rewrite to its own lines, the continuation included (the address there holds no identifier the

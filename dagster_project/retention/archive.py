@@ -120,7 +120,9 @@ def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] |
     A file of one piece (:data:`CHUNK`; nearly all) is read once and, unless a line holds a needle that its
     lineage missed, scanned once: the scan of the text to write finds such lines too, which are then blanked and
     the text scanned again. A larger file streams: a first pass finds the lines' texts, a second writes (gzip in,
-    gzip out at level 1 through ISA-L, one write per piece)."""
+    gzip out at level 1 through ISA-L, one write per piece). A CSV record that spans lines is blanked whole
+    (:func:`_continuations`) when its lineage leads to it, and in a file of one piece also when a needle lies on
+    any of its lines."""
     matcher = needles if isinstance(needles, Matcher) else Matcher(needles)
     check = check or matcher
     if not matcher.patterns <= check.patterns:
@@ -144,6 +146,12 @@ def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] |
             if not holding - drop:
                 break
             drop |= holding
+            if records:   # the whole record of a line that holds a needle, when the record spans lines
+                starts = _record_starts(lines)
+                at = _line_indexes(out, sep, [start for needle, start, _ in hits if needle in matcher.patterns])
+                firsts = {starts[i] for i in at}
+                drop |= {_body(lines[i]) for i in firsts}
+                empty |= _continuations(lines, firsts)[0]
         _write(src, tmp, [out])
         return {needle for needle, _, _ in hits}
     drop: set[bytes] = set()
@@ -182,6 +190,27 @@ def _blanked(lines: list[bytes], drop: set[bytes], blank: bytes, empty: set[int]
     out = [replace.get(line, line) for line in lines]
     for i in empty:
         out[i] = b"\r" if lines[i].endswith(b"\r") else b""
+    return out
+
+
+def _record_starts(lines: list[bytes]) -> list[int]:
+    """For each line of a CSV text, the index of the line its record starts on (quote parity, as in
+    :func:`_continuations`)."""
+    starts, parity, first = [], 0, 0
+    for i, line in enumerate(lines):
+        if not parity:
+            first = i
+        starts.append(first)
+        parity = (parity + line.count(b'"')) & 1
+    return starts
+
+
+def _line_indexes(text: bytes, sep: bytes, offsets: list[int]) -> set[int]:
+    """The 0-based indexes of the lines of ``text`` (split at ``sep``) that the byte ``offsets`` lie on."""
+    out, line, counted = set(), 0, 0
+    for offset in sorted(offsets):
+        line, counted = line + text.count(sep, counted, offset), offset
+        out.add(line)
     return out
 
 
