@@ -94,12 +94,16 @@ def file_holds(path: Path, needles: set[str] | Matcher) -> bool:
         return matcher.holds(data)
 
 
+def _is_jsonl(src: Path) -> bool:
+    return src.name.endswith((".jsonl", ".jsonl.gz"))
+
+
 def blank_record(src: Path) -> bytes:
     """A line that stands in for an erased record and keeps every later line's number: the loader numbers a
     landing file's lines (lineage ``_line``), and a later erasure finds the lines of its rows by those numbers. An
     empty JSON object, or a CSV record of empty fields as wide as the header; loading it again would quarantine it
     (no required value), never load a value."""
-    if src.name.endswith((".jsonl", ".jsonl.gz")):
+    if _is_jsonl(src):
         return b"{}"
     source = SOURCES.get(src.parent.name)
     delimiter = ";" if source is not None and source.format == "finnish_csv" else ","
@@ -131,7 +135,7 @@ def rewrite_without(src: Path, tmp: Path, numbers: set[int], needles: set[str] |
     first = next(pieces, None)
     rest = next(pieces, None) if first else None
     blank = blank_record(src)
-    records = not src.name.endswith((".jsonl", ".jsonl.gz"))   # CSV: a record can span lines
+    records = not _is_jsonl(src)   # CSV: a record can span lines
     if rest is None:
         text, sep = first or (b"", b"\n")
         lines = text.split(sep)

@@ -166,16 +166,16 @@ def _erase_in(con: duckdb.DuckDBPyConnection, settings: Settings, plan: Plan, ru
     for t in targets:
         S.select_rows(con, t, cols[t.relation])
     # Quarantined records that mention a subject, and the archive lines of every raw row touched.
-    S.select_quarantined(con, pattern(ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
-                                      | ids["plate"] | ids["vin"]))
+    every_id = set().union(*ids.values())
+    S.select_quarantined(con, pattern(every_id))
     S.select_archive_lines(con, targets, cols)
     _policy_archive_lines(con, plan)
     clock = outcome.lap("select_rows", clock)
-    line_needles = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
-    # The written files are scanned for every identifier (what the verification will look for is a subset of
-    # them, known once the transaction committed: the plates and VINs nobody else still has).
-    checked = set().union(*ids.values())
-    archive = rewriting.enter_context(BackgroundRewrite(plan_archive(con, settings, run_id, line_needles, checked)))
+    # Lines holding a subject's own identifier are blanked; the written files are scanned for every identifier
+    # (what the verification will look for is a subset of them, known once the transaction committed: the plates
+    # and VINs nobody else still has).
+    archive = rewriting.enter_context(BackgroundRewrite(plan_archive(con, settings, run_id,
+                                                                     S.own_identifiers(ids), every_id)))
     archive_actions = archive.work.actions
     clock = outcome.lap("archive_plan", clock)
 

@@ -316,6 +316,16 @@ def subject_identifiers(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return ids
 
 
+# The kinds of identifier that belong to the subject alone (a plate or VIN belongs to a vehicle, which outlives its
+# driver: ``verify.needles_to_verify`` decides which of those must go).
+OWN_KINDS = ("person_id", "ssn", "email", "phone", "cookie")
+
+
+def own_identifiers(ids: dict[str, set[str]]) -> set[str]:
+    """The identifiers of :func:`subject_identifiers` of the kinds :data:`OWN_KINDS`."""
+    return set().union(*(ids[kind] for kind in OWN_KINDS))
+
+
 def _unshared(con: duckdb.DuckDBPyConnection, relation: str, col: str, subjects: str, inside: bool = True
               ) -> set[str]:
     """The subjects' values of ``col`` that no other person's value equals — nor, with ``inside``, contains: a

@@ -16,7 +16,7 @@ from dagster_project.retention.archive import file_holds
 from dagster_project.privacy.pseudonym import load_key, pseudonym, set_key_variables, sql_expression
 from dagster_project.retention.control import ensure_control_tables, now
 from dagster_project.retention.needles import MIN_LENGTH, Matcher, pattern, private_query, values
-from dagster_project.retention.selection import base_tables, relation_columns, relation_exists
+from dagster_project.retention.selection import base_tables, own_identifiers, relation_columns, relation_exists
 from dagster_project.retention.swap import copy_live, recover, swap_in, work_files, write_fresh
 from dagster_project.settings import Settings
 from dagster_project.warehouse import open_warehouse
@@ -34,7 +34,7 @@ def needles_to_verify(con: duckdb.DuckDBPyConnection, ids: dict[str, set[str]]) 
     """What must be gone after the erasure committed on ``con``: the subjects' own identifiers, and their plates
     and VINs that no raw row (any source whose contract has the column) still refers to — by the same value or by
     one that contains it (the subject's ``ABC-12`` is inside another car's ``ABC-123``, and the scans match text)."""
-    final = ids["person_id"] | ids["ssn"] | ids["email"] | ids["phone"] | ids["cookie"]
+    final = own_identifiers(ids)
     for kind, column in VEHICLE_COLUMNS.items():
         still: set[str] = set()
         for rel in (f"raw.{s.name}" for s in SOURCES.values() if column in s.column_names):
@@ -107,7 +107,8 @@ def _count_hits(con: duckdb.DuckDBPyConnection, scans: list[tuple[str, list[str]
     probes = []
     for relation, text in scans:
         repeating, varied = _split_by_repetition(con, relation, text)
-        probes += [f'select count(*) as n from (select cast("{c}" as varchar) as v, count(*) as k from {relation} '
+        # ``k > 0`` keeps the regex above the grouping: DuckDB pushes a filter on the grouped value below it
+        probes += [f"select count(*) as n from (select cast({qi(c)} as varchar) as v, count(*) as k from {relation} "
                    f"group by 1) where k > 0 and regexp_matches(v, {pattern_sql})" for c in repeating]
         if varied:
             probes.append(f"select count(*) as n from {relation} where {_row_match(varied, pattern_sql)}")
@@ -169,9 +170,9 @@ def verify(db: Path, needles: set[str], rewritten: list[Path], deleted: list[Pat
            lake: Path | None = None) -> tuple[dict[str, int], set[str]]:
     """Every table (but the legally retained columns), the file's bytes (but the values those columns keep), the
     rewritten archive files and — with the Spark engine — every table of the Parquet lake (``lake``; its hits count
-    as file hits) must be free of the needles. ``archive_hits``: the rewritten files that still hold a needle, when the
-    erasure already counted them (``archive.BackgroundRewrite.check``: from the scan of the text each rewrite
-    wrote); otherwise the files are read here. Returns the counts and the needles legally kept."""
+    as file hits) must be free of the needles. ``archive_hits``: the rewritten files that still hold a needle,
+    when the erasure already counted them (``archive.BackgroundRewrite.check``: from the scan of the text each
+    rewrite wrote); otherwise the files are read here. Returns the counts and the needles legally kept."""
     kept: set[str] = set()
     if needles and retained:
         con = duckdb.connect(str(db), read_only=True)
