@@ -19,6 +19,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from dagster_project.build_state import BUILT, input_values, record_build
 from dagster_project.defs.resources import WarehouseResource
+from dagster_project.quality.runner import warm_up as warm_up_quality
 from dagster_project.warehouse import open_warehouse
 from dagster_project.manifest import DBT_DIR, dbt_child_env, dbt_executable, ensure_manifest, load_manifest
 
@@ -105,6 +106,7 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
     manifest = load_manifest()
     with open_warehouse(settings, read_only=True) as con:
         values = input_values(con, settings.as_of, manifest)   # what this build is built from
+    warm_up_quality()   # the quality step's imports, on this process's idle core while dbt works in its own
     # No dbt log file: a failing model's message can quote a value, and logs hold no personal data.
     # dbt unit tests test the SQL, not the data: the test suite runs them (the ``built_fleet`` fixture's dbt build
     # fails on any), not every build of the warehouse.
