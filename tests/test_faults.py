@@ -1,7 +1,7 @@
 """Faults: kill -9 of ``fleetdw run`` during ingestion, then of the next attempt during ``dbt build``, of the next
 during the quality step and of the next during erasure — then one run finishes with exactly the tables of the
 same day run without interruption (``day_two``; ``tests/support/faults.py``). Each kill on its own, against an
-uninterrupted pair of runs, on demand: ``python -m pytest tests/long``."""
+uninterrupted run, on demand: ``python -m pytest tests/long``."""
 
 from __future__ import annotations
 

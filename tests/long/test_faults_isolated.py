@@ -1,6 +1,6 @@
 """On demand (``python -m pytest tests/long``): each kill point of ``tests/support/faults.py`` on its own — kill -9
 of ``fleetdw run`` during ingestion, ``dbt build``, the quality step or erasure, then one run — against the tables
-of an uninterrupted pair of runs. The suite runs the four kills in a row (``tests/test_faults.py``)."""
+of the same run not interrupted. The suite runs the four kills in a row (``tests/test_faults.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def reference(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 
 @pytest.mark.parametrize("phase", list(KILL_POINTS))
-def test_after_a_kill_the_next_run_gives_the_tables_of_an_uninterrupted_pair(
+def test_after_a_kill_the_next_run_gives_the_tables_of_the_uninterrupted_run(
         phase: str, day_one: Path, reference: dict[str, str], tmp_path: Path):
     home = prepare(day_one, tmp_path / "home")
     step_prefix, delay = KILL_POINTS[phase]
