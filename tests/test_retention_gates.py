@@ -127,3 +127,15 @@ def test_legal_hold_and_active_driver_contract_protect(home: Home):
                        [held, driver]) == 2
     plan = home.rows("select protected from ops.retention_plans order by created_at desc limit 1")[0][0]
     assert '"legal_hold": 1' in plan and '"active_or_ordered_contract": 1' in plan
+
+
+def test_the_plan_names_when_each_shorter_policy_is_due(home: Home):
+    """``fleetdw retention plan`` lists each shorter policy with its period; a policy kept "until the next run" (a
+    withdrawn location grant) reads "at the next run", not "after until the next run"."""
+    from dagster_project.retention.policy import LOCATION_WITHDRAWN, RAW_IP
+    from tests.support.cli import fleetdw
+
+    out = fleetdw(home.path, "retention", "plan").stdout
+    assert f"  {RAW_IP.what} after 30 days: " in out
+    assert f"  {LOCATION_WITHDRAWN.what} at the next run: " in out
+    assert "after until" not in out

@@ -52,7 +52,8 @@ def plan_cmd(as_json: bool, show_subjects: bool, **opts: Any) -> None:
         click.echo(f"  kept, {reason}: {n}")
     for policy in POLICIES:
         if policy.name in plan.shorter:
-            click.echo(f"  {policy.what} after {policy.period}: {plan.shorter[policy.name]}")
+            when = "at the next run" if policy.period.startswith("until") else f"after {policy.period}"
+            click.echo(f"  {policy.what} {when}: {plan.shorter[policy.name]}")
     click.echo("gates:")
     for g in gates:
         detail = ", ".join(f"{k}={v}" for k, v in g.metadata.items())
