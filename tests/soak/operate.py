@@ -111,14 +111,15 @@ class Operation:
         return pseudonym(self._key, "person", person_id)
 
     # --- the steward's actions ---------------------------------------------------------------------------------
-    def cli(self, *args: str) -> str:
-        return fleetdw(self.home, *args).stdout
+    def cli(self, day: Day, *args: str) -> str:
+        """A steward's command on ``day``: the request or hold is dated the day operated, not the suite's date."""
+        return fleetdw(self.home, *args, FLEETDW_AS_OF=day.as_of.isoformat()).stdout
 
     def after_first_run(self, day: Day) -> None:
         """The steward approves a backlog plan the volume gate stopped (``fleetdw retention approve``)."""
         plan = self.rows("select plan_id, blocked_by from ops.retention_plans order by created_at desc limit 1")
         if plan and plan[0][1] == ["volume_within_limit"]:
-            self.cli("retention", "approve", plan[0][0])
+            self.cli(day, "retention", "approve", plan[0][0])
             day.actions.append("approve")
 
     def request_erasure_under_hold(self, day: Day) -> None:
@@ -138,9 +139,9 @@ class Operation:
         finally:
             con.close()
         (self.work / "requester.csv").chmod(0o600)
-        self.cli("erase", self.requester, "--reason", "soak: customer request")
-        self.cli("hold", self.requester, "--reason", "soak: open dispute")
-        self.cli("erase", other, "--reason", "soak: another customer request")   # no hold: erased today
+        self.cli(day, "erase", self.requester, "--reason", "soak: customer request")
+        self.cli(day, "hold", self.requester, "--reason", "soak: open dispute")
+        self.cli(day, "erase", other, "--reason", "soak: another customer request")   # no hold: erased today
         day.actions.append("erase + hold, erase")
 
     def break_crm_delivery(self, day: Day) -> None:
@@ -162,7 +163,7 @@ class Operation:
         assert self.broken
         path, good = self.broken
         path.write_bytes(good)
-        self.cli("release", self.requester)
+        self.cli(day, "release", self.requester)
         day.actions.append("corrected re-delivery, release")
 
     def redeliver_requester(self, day: Day) -> None:
