@@ -121,9 +121,12 @@ def test_the_register_lists_open_answered_and_overdue_requests(home: Path, opera
     assert all(r["received_on"] == AS_OF.isoformat() and r["due_on"] == due_date(AS_OF).isoformat() for r in access)
     erasure = [r for r in listed if r["kind"] == "erasure"]
     assert len(erasure) == 1 and erasure[0]["state"] == "open" and "next run" in erasure[0]["outcome"]
+    # recorded with --as-of AS_OF, the request counts from 00:00 in Helsinki that day (21:00 or 22:00 UTC the day
+    # before): it was received on AS_OF, the day in Finland
+    assert erasure[0]["received_on"] == AS_OF.isoformat() and erasure[0]["due_on"] == due_date(AS_OF).isoformat()
+    assert erasure[0]["request_id"].startswith(f"E{AS_OF:%Y%m%d}-")
     assert listed[-1]["state"] == "answered"                      # open ones first
-    # the erasure request was received on the real clock's day (its requested_at), the access requests on as-of
-    later = (due_date(max(AS_OF, date.fromisoformat(erasure[0]["received_on"]))) + timedelta(days=1)).isoformat()
+    later = (due_date(AS_OF) + timedelta(days=1)).isoformat()
     overdue = [json.loads(line) for line in fleetdw(home, "dsar", "list", "--json", "--as-of", later).stdout.splitlines()]
     assert [r["state"] for r in overdue][:2] == ["overdue", "overdue"] and overdue[-1]["state"] == "answered"
     text = fleetdw(home, "dsar", "list").stdout

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from dagster_project.retention.control import ensure_control_tables, person_exists
-from dagster_project.settings import Settings
+from dagster_project.settings import HELSINKI, Settings
 from dagster_project.warehouse import open_warehouse
 
 
@@ -115,10 +115,12 @@ def _erasure_requests(con, tables: set[str], as_of: date, pseudonymise) -> list[
     out = []
     for i, (person, requested_at, executed_at) in enumerate(con.execute(
             "select person_id, requested_at, executed_at from ops.erasure_requests order by requested_at").fetchall()):
-        received = requested_at.astimezone(timezone.utc).date()
+        # the days of the company's calendar (as the as-of date and the privacy models' local_date): a request
+        # recorded at 00:30 in Helsinki is received that day, not on the day before as in UTC
+        received = requested_at.astimezone(HELSINKI).date()
         # executed: the key column already holds the pseudonym (erasure pseudonymises it)
         pseudo = person if executed_at is not None else pseudonymise(person)
-        answered = executed_at.astimezone(timezone.utc).date() if executed_at is not None else None
+        answered = executed_at.astimezone(HELSINKI).date() if executed_at is not None else None
         if answered is not None:
             outcome = f"executed by run {executed_by.get(pseudo, '?')}"
         elif person in held:
