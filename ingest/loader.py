@@ -293,8 +293,9 @@ def _number_physical_lines(con: duckdb.DuckDBPyConnection, path: Path, delimiter
     for line, position in sorted(rejected, key=lambda r: r[1]):
         physical, counted = physical + data.count(b"\n", counted, position), position
         bad[line] = physical
-    good = [n for n in starts if n not in set(bad.values())]
-    if len(good) != records or len(set(bad.values())) != len(bad):
+    bad_lines = set(bad.values())
+    good = [n for n in starts if n not in bad_lines]
+    if len(good) != records or len(bad_lines) != len(bad):
         return False
     con.execute("create temp table _record_lines as select unnest(?::bigint[]) as _line, "
                 "unnest(range(1, ? + 1)) as _ord", [good, records])

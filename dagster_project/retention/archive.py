@@ -225,19 +225,18 @@ def _continuations(lines: list[bytes], firsts: Iterable[int], parity: int = 0) -
     them with the parity still open after the last line (a record that goes on in the next piece). The loader
     numbers a record by the line it starts on; blanking only that line would leave the rest of its fields."""
     out: set[int] = set()
-    i = 0
-    while parity and i < len(lines):
-        out.add(i)
-        parity = (parity + lines[i].count(b'"')) & 1
-        i += 1
-    for first in sorted(firsts):
-        if first in out:
-            continue
-        parity, i = lines[first].count(b'"') & 1, first + 1
+
+    def follow(i: int, parity: int) -> int:   # the lines from ``i`` on while the record is open
         while parity and i < len(lines):
             out.add(i)
             parity = (parity + lines[i].count(b'"')) & 1
             i += 1
+        return parity
+
+    parity = follow(0, parity)
+    for first in sorted(firsts):
+        if first not in out:
+            parity = follow(first + 1, lines[first].count(b'"') & 1)
     return out, parity
 
 

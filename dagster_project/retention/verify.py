@@ -50,12 +50,12 @@ def _contained(con: duckdb.DuckDBPyConnection, relation: str, column: str, needl
     ``contains`` per needle and row took a second). A needle with a line break, which could match across two
     values, is looked for in SQL."""
     joined = "\n".join(v for (v,) in con.execute(
-        f'select distinct cast("{column}" as varchar) from {relation} where "{column}" is not null').fetchall())
+        f"select distinct cast({qi(column)} as varchar) from {relation} where {qi(column)} is not null").fetchall())
     found = {n.decode() for n, _, _ in Matcher({n for n in needles if "\n" not in n}).found(joined.encode())}
     broken = [n for n in needles if "\n" in n]
     if broken:
         found |= values(con, f"select distinct n.v from (select unnest(?::varchar[]) as v) n "
-                             f"where exists (select 1 from {relation} r where contains(r.\"{column}\", n.v))",
+                             f"where exists (select 1 from {relation} r where contains(r.{qi(column)}, n.v))",
                         [broken])
     return found
 
