@@ -73,24 +73,20 @@ def test_a_run_builds_what_changed_since_the_build_that_covered_it(home: Path, n
 
     builds = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        # day one's build, then the rebuild after its erasure: the models below what the erasure changed in place,
-        # run and tested again from the erased inputs, recorded as a build of its own
+        # day one's build, then the rebuild after its erasure: the models below what the erasure changed in place
+        # and every other model it made stale (the readers of tables it only deleted rows from), run and tested
+        # again from the erased inputs, recorded as a build of its own
         logged = builds.execute("select models, complete, inputs from ops.dbt_builds order by built_at").fetchall()
         assert [(models > 0, complete) for models, complete, _ in logged] == [(True, True), (True, False)]
-        rebuilt_inputs = set(logged[1][2])
-        assert rebuilt_inputs
+        assert logged[1][2]
         assert builds.execute("select count(*) from ops.retention_runs where status = 'applied'").fetchall()[0][0] == 1
         person = builds.execute("select person_id from raw.crm_persons_current where relationship_end is null "
                                 "order by person_id limit 1").fetchall()[0][0]
     finally:
         builds.close()
 
-    # day one's run erased the persons due after its build: what the erasure's rebuild did not cover (the readers
-    # of tables it only deleted rows from) is built and tested again, the rebuilt models are not
-    after_erasure = run(home)
-    assert after_erasure["warehouse"] == "built" and after_erasure["checks"]["failed"] == 0
-    assert not rebuilt_inputs & set(after_erasure["build"]["changed"])
-    assert after_erasure["retention"]["status"] == "nothing_due"
+    # day one's run erased the persons due after its build and rebuilt everything that made stale: the run after
+    # it, with nothing new, has no dbt work left
     unchanged = run(home)
     assert unchanged["status"] == "success" and unchanged["warehouse"] == "unchanged"
     assert unchanged["models_built"] == 0 and unchanged["checks"]["passed"] == 0
@@ -132,3 +128,7 @@ def test_a_run_builds_what_changed_since_the_build_that_covered_it(home: Path, n
     assert requested["warehouse"] == "built" and "erasure_requests" in requested["build"]["changed"]
     assert reader_keys("erasure_requests") <= dbt_materialised(home, requested["run_id"])
     assert requested["checks"]["failed"] == 0 and requested["retention"]["status"] == "applied"
+    # the erasure's own rebuild built everything it made stale: nothing is left for the run after it
+    after = run(home, FLEETDW_AS_OF=next_as_of)
+    assert after["status"] == "success" and after["warehouse"] == "unchanged" and after["models_built"] == 0
+    assert after["build"]["changed"] == [] and after["retention"]["status"] == "nothing_due"

@@ -7,8 +7,9 @@ asset: a failed blocking check would otherwise stop it from running at all, and 
 recording that retention was blocked. Instead it evaluates every gate again itself, immediately before deleting,
 and deletes only when all pass. A blocked gate is a finding: the run summary reports ``retention.status =
 blocked`` and the run's status stays ``success`` (``dagster_project.defs.runs``). After an applied, verified erasure
-the step runs the dbt models downstream of what it changed (``retention/rebuild.py``) and their data tests, so the
-tables right after an erasure are those the next build would give, and the next run need not build them again.
+the step runs the dbt models downstream of what it changed, and every other model it made stale
+(``retention/rebuild.py``), with their data tests, so the tables right after an erasure are those the next build
+would give, and the next run has nothing to build for it.
 """
 
 
@@ -23,7 +24,7 @@ from dagster_project.lake import sync_if_spark
 from dagster_project.retention import policy as P
 from dagster_project.manifest import load_manifest
 from dagster_project.retention.erasure import run_retention
-from dagster_project.retention.rebuild import rebuild_selection
+from dagster_project.retention.rebuild import stale_after_erasure
 from dagster_project.retention.plan import compute_plan, evaluate_gates, save_plan
 from dagster_project.warehouse import open_warehouse
 
@@ -80,12 +81,13 @@ def retention_erasure(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 
 def _rebuild_after_erasure(settings, run_id: str, dbt: DbtCliResource) -> int:
-    """Build the models downstream of what the erasure changed (``retention/rebuild.py``) with their data tests;
+    """Build the models downstream of what the erasure changed and every other model it made stale
+    (``retention/rebuild.py``) with their data tests;
     how many models ran. When every test passes, the rebuild is recorded as a build of those models from the
     erased inputs (``build_state.record_build``): the next run need not build and test them again."""
     manifest = load_manifest()
     with open_warehouse(settings, read_only=True) as con:
-        select = rebuild_selection(con, manifest, run_id)
+        select = stale_after_erasure(con, manifest, run_id, settings.as_of)
         values = input_values(con, settings.as_of, manifest)     # after the erasure: what the rebuild reads
     if not select:
         return 0

@@ -1,11 +1,11 @@
 """Pipeline benchmark (run on demand, not part of the test suite).
 
 A full ``fleetdw run`` on a generated landing zone of 20,000 persons, 1,000,000 fuel rows and 5,000,000 web
-events; the run that builds what the full run's own erasure changed; a no-op run (same as-of, nothing new); a run
-after one fuel file of the next day (same as-of); then the incremental run of the next day (as-of + 1, the rest
-of that day's files, the daily shorter retention policies). Prints wall time and peak memory (RSS of the fleetdw
-process and its dbt subprocess, sampled every 0.1 s) of each stage (Dagster step) and of each run, and exits
-non-zero without a figure when a run did not do the work it is timed for.
+events (its own erasure builds what it made stale); the run after it and a no-op run (same as-of, nothing new,
+both build nothing); a run after one fuel file of the next day (same as-of); then the incremental run of the next
+day (as-of + 1, the rest of that day's files, the daily shorter retention policies). Prints wall time and peak
+memory (RSS of the fleetdw process and its dbt subprocess, sampled every 0.1 s) of each stage (Dagster step) and
+of each run, and exits non-zero without a figure when a run did not do the work it is timed for.
 Last line: ``full_s=<seconds> incremental_s=<seconds> noop_s=<seconds> peak_mb=<MB>``.
 Targets: full run under 3 minutes and 4 GB on 2 cores; the one-day incremental run under 10 % of the full run;
 the no-op run under 10 s.
@@ -134,7 +134,7 @@ def main() -> None:
         require(summary, "the full run builds every model", summary["build"]["complete"] and summary["models_built"] > 40)
 
         settle_s, samples, summary = run_measured(home, AS_OF)
-        report("run after the full run's erasure (what it changed)", home, settle_s, samples, summary)
+        report("run after the full run's erasure", home, settle_s, samples, summary)
         noop_s, samples, summary = run_measured(home, AS_OF)
         peak_noop = report("no-op run (same as-of, nothing new)", home, noop_s, samples, summary)
         require(summary, "the no-op run builds nothing", summary["warehouse"] == "unchanged")
