@@ -16,6 +16,7 @@ executed from the erasure's own run on.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -44,7 +45,8 @@ def rebuild_selection(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], 
     return sorted(set(select))
 
 
-def stale_after_erasure(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], run_id: str, as_of) -> list[str]:
+def stale_after_erasure(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], run_id: str,
+                        as_of: date) -> list[str]:
     """dbt ``--select`` arguments of the rebuild after an erasure: :func:`rebuild_selection`, and every model a
     changed input makes stale (``build_state.plan_build`` with no landing file waiting), so that the next run finds
     every input of the erasure covered. When no build of this warehouse is recorded (a failed data test records
