@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,13 @@ def test_erasure_request_of_active_customer_keeps_fuel_facts_anonymised(home: Ho
                        "customer_business_id is null and total_monthly is not null") > 0
     pending = home.scalar("select count(*) from ops.erasure_requests where executed_at is null")
     assert pending == 0
+    # the register answers the request on the as-of day of the run that executed it (the run's clock), not on the
+    # wall-clock day the run happened to execute on
+    from dagster_project.retention.register import list_requests
+
+    [request] = [r for r in list_requests(home.settings, lambda p: p) if r.kind == "erasure"]
+    assert request.state == "answered" and request.answered_on == AS_OF != date.today()
+    assert request.outcome == "executed by run test-run-0001"
 
 
 def test_after_erasure_no_identifier_in_any_table_nor_in_the_file_bytes(home: Home):

@@ -108,6 +108,10 @@ def _erasure_requests(con, tables: set[str], as_of: date, pseudonymise) -> list[
     held = set()
     if "legal_holds" in tables:
         held = {p for (p,) in con.execute("select person_id from ops.legal_holds where released_at is null").fetchall()}
+    # a request is answered on the as-of day of the run that executed it: the run's clock, as for every rule
+    run_days: dict[str, date] = {}
+    if "retention_runs" in tables:
+        run_days = dict(con.execute("select run_id, as_of from ops.retention_runs where status = 'applied'").fetchall())
     executed_by: dict[str, str] = {}
     if "erasure_audit" in tables:
         executed_by = dict(con.execute("select person_pseudonym, min(run_id) from ops.erasure_audit where policy = "
@@ -120,9 +124,11 @@ def _erasure_requests(con, tables: set[str], as_of: date, pseudonymise) -> list[
         received = requested_at.astimezone(HELSINKI).date()
         # executed: the key column already holds the pseudonym (erasure pseudonymises it)
         pseudo = person if executed_at is not None else pseudonymise(person)
-        answered = executed_at.astimezone(HELSINKI).date() if executed_at is not None else None
-        if answered is not None:
-            outcome = f"executed by run {executed_by.get(pseudo, '?')}"
+        answered = None
+        if executed_at is not None:
+            run = executed_by.get(pseudo)
+            answered = run_days.get(run) or executed_at.astimezone(HELSINKI).date()
+            outcome = f"executed by run {run or '?'}"
         elif person in held:
             outcome = "kept: a legal hold is in place"
         elif last and last[1] == "blocked":
