@@ -94,10 +94,9 @@ def table_hashes(home: Path) -> dict[str, str]:
 def uninterrupted(day_one: Path, shared: Path) -> dict[str, str]:
     """The tables after the same next-day run, not interrupted (built once under ``shared``).
 
-    One run, not two: after an applied erasure a run leaves the models that read only what the erasure deleted
-    (``privacy.erased_persons`` and its readers) for the next run to build (``build_state``). A reference of two
-    runs would therefore ask the one run after a kill to do two runs' work, and it would hide a recovery run that
-    leaves out something a further run then mends."""
+    One run, not two: the run after a kill must itself end where the uninterrupted run ends. A reference of two
+    runs would hide a recovery run that leaves out something a further run then mends (the erasure's rebuild, for
+    one, builds what the erasure made stale, so that a second run has nothing left to do)."""
     def build(shared: Path) -> None:
         home = prepare(day_one, shared / "home")
         first = run(home)
