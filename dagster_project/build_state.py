@@ -157,6 +157,36 @@ def recorded_values(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("select input, arg_max(value, built_at) from ops.dbt_inputs group by input").fetchall())
 
 
+def tests_after_load(manifest: dict[str, Any], values: dict[str, str], recorded: dict[str, str],
+                     complete: bool) -> int:
+    """The load id after which a build's row tests on the event sources look (0: every row).
+
+    A row of a staging view of an event source (``data_tests`` with ``meta.new_rows_after_load`` in
+    ``dbt_project.yml``) does not change once loaded, except by an erasure or a shorter retention policy, which
+    changes the source's input value: so its row tests (``not_null``, ``accepted_values``, ``expect_null`` ...)
+    need to check only the rows of loads the last green build of that source did not cover. That is every load
+    after the smallest recorded load id of a source whose loads changed, and every row (0) when the build is
+    complete, when a changed source has no recorded build, or when an erasure or policy changed a source's rows
+    since its recorded build. Uniqueness and relationship tests always check every row (``get_where_subquery``)."""
+    if complete:
+        return 0
+    read = {i for i, nodes in readers(manifest).items() if nodes}
+    after: list[int] = []
+    for name in SOURCES:
+        key = source_input(name)
+        now, then = values.get(key), recorded.get(key)
+        if key not in read or now is None or now == then:
+            continue
+        if then is None:
+            return 0
+        now_load, _, now_changes = now.partition("|")
+        then_load, _, then_changes = then.partition("|")
+        if now_changes != then_changes:
+            return 0
+        after.append(int(then_load))
+    return min(after) if after else 0
+
+
 @dataclass(frozen=True)
 class BuildPlan:
     """What a run builds: every dbt node (``complete``), some, or none; and the inputs that changed (names only)."""

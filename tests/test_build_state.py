@@ -162,3 +162,21 @@ def test_a_changed_project_builds_everything(con, manifest):
     edited_macro["macros"]["macro.fleetdw.as_of_date"]["macro_sql"] = "cast({{ as_of_value() }} as date)"
     assert B.plan_build(con, DAY, edited_macro, set()).complete
     assert B.plan_build(con, DAY, manifest, set(), full_refresh=True).complete
+
+
+def test_row_tests_check_the_loads_after_the_last_green_build_of_each_changed_source(con, manifest):
+    """``tests_after_load``: the load id after which the event sources' row tests look — the smallest recorded load
+    of a source whose loads changed; every row (0) for a complete build, a source never recorded, or a source whose
+    rows an erasure or a shorter policy changed since its recorded build."""
+    build(con, manifest)                                     # fuel at load 1, wash at load 2
+    recorded = B.recorded_values(con)
+    nothing_new = B.input_values(con, DAY, manifest)
+    assert B.tests_after_load(manifest, nothing_new, recorded, complete=False) == 0
+    con.execute("insert into raw.file_manifest values ('fuel', 3, 'loaded'), ('wash', 4, 'loaded')")
+    values = B.input_values(con, DAY, manifest)
+    assert B.tests_after_load(manifest, values, recorded, complete=False) == 1
+    assert B.tests_after_load(manifest, values, recorded, complete=True) == 0
+    only_wash = {k: v for k, v in recorded.items() if k != "source:fuel"}
+    assert B.tests_after_load(manifest, values, only_wash, complete=False) == 0
+    con.execute("insert into ops.erasure_audit values ('person', 'raw.wash', 1)")
+    assert B.tests_after_load(manifest, B.input_values(con, DAY, manifest), recorded, complete=False) == 0

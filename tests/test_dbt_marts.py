@@ -3,6 +3,7 @@ after a second day of files that equals a full refresh. Assertions use ids and n
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.support.dbt import BuiltFleet, LandingZone as Landing, read_rows, run_dbt
+from tests.support.dbt import BuiltFleet, DbtFailed, LandingZone as Landing, read_rows, run_dbt
 from tests.support.fleet import G, O, S, write_day2
 
 # The README's analyst queries, verbatim.
@@ -218,3 +219,45 @@ def test_incremental_run_only_rewrites_touched_fuel_rows(day2: tuple[Path, Path]
     got = dict(rows(incremental, "select transaction_id, _watermark_load_id from marts.fct_fuel_transactions"))
     # F1 and F4 (no change touches them) keep the watermark of the first run; the others were rewritten
     assert got["F1"] == got["F4"] < got["F2"] == got["F3"] == got["F5"]
+
+
+ROW_TEST = "not_null_stg_fuel__transactions_registration_number"
+CROSS_ROW_TEST = "unique_combination_of_columns_stg_fuel__transactions__load_id___line"
+
+
+def test_row_tests_of_an_event_source_check_the_loads_after_the_last_build(built_fleet: BuiltFleet, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    """``FLEETDW_TESTS_AFTER_LOAD`` (set by the pipeline's dbt step, ``build_state.tests_after_load``): a test that
+    judges one row at a time reads only the newer loads' rows of a staging view of an event source; a test across
+    rows (uniqueness) still reads every row, and 0 means every row."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_fleet.warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:
+        last = con.execute("select max(_load_id) from raw.fuel").fetchall()[0][0]
+        # an old row without a plate (its phone kept), and an old row delivered twice
+        con.execute("update raw.fuel set registration_number = null where transaction_id = 'F1'")
+        con.execute("insert into raw.fuel select * from raw.fuel where transaction_id = 'F2'")
+    finally:
+        con.close()
+
+    def failing(after: int) -> set[str]:
+        monkeypatch.setenv("FLEETDW_TESTS_AFTER_LOAD", str(after))
+        try:
+            run_dbt(["test", "--select", ROW_TEST, CROSS_ROW_TEST], warehouse, tmp_path / "work")
+        except DbtFailed:
+            pass
+        results = [r for r in json.loads((tmp_path / "work" / "target" / "run_results.json").read_text())["results"]
+                   if r["unique_id"].startswith("test.")]
+        assert len(results) == 2
+        return {r["unique_id"].split(".")[2] for r in results if r["status"] != "pass"}
+
+    assert failing(0) == {ROW_TEST, CROSS_ROW_TEST}
+    # the old row was checked by the build that covered its load; a duplicate is found across loads all the same
+    assert failing(last) == {CROSS_ROW_TEST}
+    con = duckdb.connect(str(warehouse))
+    try:   # the same fault in a newer load is found
+        con.execute("update raw.fuel set _load_id = ? where transaction_id = 'F1'", [last + 1])
+    finally:
+        con.close()
+    assert failing(last) == {ROW_TEST, CROSS_ROW_TEST}

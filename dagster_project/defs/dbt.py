@@ -17,7 +17,7 @@ import dagster as dg
 from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from dagster_project.build_state import BUILT, input_values, record_build
+from dagster_project.build_state import BUILT, input_values, record_build, recorded_values, tests_after_load
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.quality.runner import warm_up as warm_up_quality
 from dagster_project.warehouse import open_warehouse
@@ -78,13 +78,16 @@ def target_path(settings, step: str) -> Path:
     return path
 
 
-def dbt_cli(dbt: DbtCliResource, settings, args: list[str], **kwargs):
+def dbt_cli(dbt: DbtCliResource, settings, args: list[str], tests_after: int = 0, **kwargs):
     """``dbt.cli(args)`` for this home, with dbt's parse cache kept across days and homes: no ``--vars`` (a changed
     var makes dbt re-parse the whole project, ~10–19 s); the run's date in ``FLEETDW_AS_OF`` (read by the
     ``as_of_value`` macro only while models run) and the warehouse relative to the home dbt runs in
     (``manifest.dbt_child_env``). ``DbtCliResource.cli`` hands a copy of ``os.environ`` to the dbt process it starts,
-    so the values are set for that call only and restored at once."""
-    values = {**dbt_child_env(settings.home, settings.warehouse), "FLEETDW_AS_OF": settings.as_of.isoformat()}
+    so the values are set for that call only and restored at once. ``tests_after``: the load id after which the
+    row tests of the event sources look (``build_state.tests_after_load``; 0, every row, unless a build says so),
+    in ``FLEETDW_TESTS_AFTER_LOAD`` for the same reason."""
+    values = {**dbt_child_env(settings.home, settings.warehouse), "FLEETDW_AS_OF": settings.as_of.isoformat(),
+              "FLEETDW_TESTS_AFTER_LOAD": str(int(tests_after))}
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -104,9 +107,13 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
     changed, ``dagster_project.build_state``); dagster-dbt turns a subset into ``--select``."""
     settings = warehouse.settings()
     manifest = load_manifest()
+    complete = config.full_refresh or set(context.selected_asset_keys) == set(warehouse_dbt.keys)
     with open_warehouse(settings, read_only=True) as con:
         values = input_values(con, settings.as_of, manifest)   # what this build is built from
-    if set(context.selected_asset_keys) != set(warehouse_dbt.keys):
+        tests_after = tests_after_load(manifest, values, recorded_values(con), complete)
+    if tests_after:
+        context.log.info(f"dbt: the event sources' row tests check the loads after load {tests_after}")
+    if not complete:
         # A partial build: the quality step's imports run on this process's idle core while dbt works in its own.
         # Not for a complete build, dbt's heaviest: at the annual size the import's CPU slowed it about as much as
         # it saved, and its 210 MB came on top of the run's peak.
@@ -116,7 +123,8 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
     # fails on any), not every build of the warehouse.
     invocation = dbt_cli(dbt, settings, ["--log-level-file", "none", "build", "--exclude-resource-type", "unit_test",
                                          *(["--full-refresh"] if config.full_refresh else [])],
-                         context=context, raise_on_error=False, target_path=target_path(settings, "build"))
+                         tests_after=tests_after, context=context, raise_on_error=False,
+                         target_path=target_path(settings, "build"))
     yield from invocation.stream()
     run_results = invocation.get_artifact("run_results.json")
     errors = model_errors(run_results)
