@@ -222,20 +222,21 @@ def test_incremental_run_only_rewrites_touched_fuel_rows(day2: tuple[Path, Path]
 
 
 ROW_TEST = "not_null_stg_fuel__transactions_registration_number"
-CROSS_ROW_TEST = "unique_combination_of_columns_stg_fuel__transactions__load_id___line"
+BY_LOAD_TEST = "unique_combination_of_columns_stg_fuel__transactions__load_id___line"
+CROSS_ROW_TEST = "unique_stg_wash__washes_wash_id"
 
 
 def test_row_tests_of_an_event_source_check_the_loads_after_the_last_build(built_fleet: BuiltFleet, tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch):
     """``FLEETDW_TESTS_AFTER_LOAD`` (set by the pipeline's dbt step, ``build_state.tests_after_load``): a test that
-    judges one row at a time reads only the newer loads' rows of a staging view of an event source; a test across
-    rows (uniqueness) still reads every row, and 0 means every row."""
+    judges one row at a time, or the uniqueness of columns that include the load id, reads only the newer loads'
+    rows of a staging view of an event source; any other test across rows still reads every row; 0: every row."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built_fleet.warehouse, warehouse)
     con = duckdb.connect(str(warehouse))
     try:
         last = con.execute("select max(_load_id) from raw.fuel").fetchall()[0][0]
-        # an old row without a plate (its phone kept), and an old row delivered twice
+        # an old row without a plate (its phone kept), and an old line loaded twice
         con.execute("update raw.fuel set registration_number = null where transaction_id = 'F1'")
         con.execute("insert into raw.fuel select * from raw.fuel where transaction_id = 'F2'")
     finally:
@@ -244,20 +245,23 @@ def test_row_tests_of_an_event_source_check_the_loads_after_the_last_build(built
     def failing(after: int) -> set[str]:
         monkeypatch.setenv("FLEETDW_TESTS_AFTER_LOAD", str(after))
         try:
-            run_dbt(["test", "--select", ROW_TEST, CROSS_ROW_TEST], warehouse, tmp_path / "work")
+            run_dbt(["test", "--select", ROW_TEST, BY_LOAD_TEST, CROSS_ROW_TEST], warehouse, tmp_path / "work")
         except DbtFailed:
             pass
-        results = [r for r in json.loads((tmp_path / "work" / "target" / "run_results.json").read_text())["results"]
-                   if r["unique_id"].startswith("test.")]
-        assert len(results) == 2
-        return {r["unique_id"].split(".")[2] for r in results if r["status"] != "pass"}
+        results = {r["unique_id"].split(".")[2]: r
+                   for r in json.loads((tmp_path / "work" / "target" / "run_results.json").read_text())["results"]
+                   if r["unique_id"].startswith("test.")}
+        assert set(results) == {ROW_TEST, BY_LOAD_TEST, CROSS_ROW_TEST}
+        filtered = {name for name, r in results.items() if f"_load_id > {after}" in r["compiled_code"]}
+        assert filtered == (set() if after == 0 else {ROW_TEST, BY_LOAD_TEST})
+        return {name for name, r in results.items() if r["status"] != "pass"}
 
-    assert failing(0) == {ROW_TEST, CROSS_ROW_TEST}
-    # the old row was checked by the build that covered its load; a duplicate is found across loads all the same
-    assert failing(last) == {CROSS_ROW_TEST}
+    assert failing(0) == {ROW_TEST, BY_LOAD_TEST}
+    # the old rows were checked by the build that covered their load
+    assert failing(last) == set()
     con = duckdb.connect(str(warehouse))
-    try:   # the same fault in a newer load is found
-        con.execute("update raw.fuel set _load_id = ? where transaction_id = 'F1'", [last + 1])
+    try:   # the same faults in a newer load are found
+        con.execute("update raw.fuel set _load_id = ? where transaction_id in ('F1', 'F2')", [last + 1])
     finally:
         con.close()
-    assert failing(last) == {ROW_TEST, CROSS_ROW_TEST}
+    assert failing(last) == {ROW_TEST, BY_LOAD_TEST}
