@@ -31,18 +31,23 @@ def phone_cases() -> list[str]:
     return cases
 
 
-@pytest.fixture(scope="module")
-def normalise_phone_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
+def compile_inline(tmp_path_factory: pytest.TempPathFactory, sql: str) -> str:
+    """The SQL dbt compiles ``sql`` to (for DuckDB)."""
     work = tmp_path_factory.mktemp("dbt_compile")
     proc = subprocess.run(
         [DBT, "--quiet", "compile", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-         "--inline", "select raw_phone, {{ normalise_phone('raw_phone') }} as e164 from phone_cases"],
+         "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--inline", sql],
         capture_output=True, text=True, cwd=str(DBT_DIR),
         env={"FLEETDW_WAREHOUSE": str(work / "w.duckdb"), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, "dbt compile failed"
     return proc.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def normalise_phone_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return compile_inline(tmp_path_factory,
+                          "select raw_phone, {{ normalise_phone('raw_phone') }} as e164 from phone_cases")
 
 
 def test_sql_phone_normalisation_matches_phonenumbers_e164(normalise_phone_sql: str):
@@ -62,3 +67,35 @@ def test_sql_phone_normalisation_matches_phonenumbers_e164(normalise_phone_sql: 
         mismatches += got[raw] != expected
     assert compared >= 150
     assert mismatches == 0, f"{mismatches} of {compared} numbers normalised differently from phonenumbers"
+
+
+@pytest.fixture(scope="module")
+def both_phone_forms(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The portable normalisation (``default__``, what Spark runs) and DuckDB's (``duckdb__``) side by side."""
+    return compile_inline(tmp_path_factory,
+                          "select count(*) from phone_cases where {{ fleetdw.default__normalise_phone('raw_phone') }} "
+                          "is distinct from {{ fleetdw.duckdb__normalise_phone('raw_phone') }}")
+
+
+def test_duckdb_phone_normalisation_equals_the_portable_one_on_any_text(both_phone_forms: str):
+    """DuckDB's form computes the digits once (lambdas); for any text, typed numbers included, it gives what the
+    portable form gives — NULL, empty and unaccepted values too."""
+    from hypothesis import given, settings, strategies as st
+
+    typed = st.sampled_from(phone_cases())
+    digits_and_marks = st.text(alphabet="0123456789+-() .", max_size=20)
+    con = duckdb.connect()
+    con.execute("create table phone_cases (raw_phone varchar)")
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(st.lists(st.one_of(typed, digits_and_marks, st.text(max_size=12), st.none()), min_size=1, max_size=40))
+    def agree(values: list[str | None]) -> None:
+        con.execute("delete from phone_cases")
+        con.executemany("insert into phone_cases values (?)", [[v] for v in values])
+        assert con.execute(both_phone_forms).fetchall()[0][0] == 0
+
+    agree()
+    # and the contract's special cases, all at once
+    con.execute("delete from phone_cases")
+    con.executemany("insert into phone_cases values (?)", [[c] for c in [*SPECIAL, "", "+", "00", "0", "+3580"]])
+    assert con.execute(both_phone_forms).fetchall()[0][0] == 0

@@ -34,6 +34,27 @@
     end)
 {%- endmacro %}
 
+{#- default__normalise_phone's result, with the digits and the international form computed once per value: DuckDB
+    does not share the repeated expressions of the CASE, so default__'s form ran the digit regex for every branch
+    (1M fuel rows: 1.27 s, against 0.3 s for one regex). DuckDB lambdas bind each form once. -#}
+{% macro duckdb__normalise_phone(expr) -%}
+    {%- set trunk_zero_country_codes = ['358', '46', '49', '44', '43', '41', '33', '32', '31'] -%}
+    list_transform(list_transform(
+        [{'digits': {{ fleetdw.regex_replace_all(expr, '[^0-9]', '') }}, 'plus': (trim({{ expr }}) like '+%')}],
+        lambda s: (case
+            when nullif(s.digits, '') is null then null
+            when s.plus then s.digits
+            when s.digits like '00%' then substr(s.digits, 3)
+            when s.digits like '0%' then '358' || substr(s.digits, 2)
+        end)),
+        lambda intl: (case
+            {%- for cc in trunk_zero_country_codes %}
+            when intl like '{{ cc }}0%' then '+{{ cc }}' || substr(intl, {{ cc | length + 2 }})
+            {%- endfor %}
+            when intl is not null then '+' || intl
+        end))[1]
+{%- endmacro %}
+
 {#- A normalised number that has the shape of an E.164 number (and of a Finnish one after +358). -#}
 {% macro is_valid_phone(e164_expr) -%}
     coalesce({{ fleetdw.regex_full_match(e164_expr, '[+](358[0-9]{5,12}|[1-9][0-9]{6,14})') }}, false)
