@@ -167,7 +167,9 @@ def tests_after_load(manifest: dict[str, Any], values: dict[str, str], recorded:
     need to check only the rows of loads the last green build of that source did not cover. That is every load
     after the smallest recorded load id of a source whose loads changed, and every row (0) when the build is
     complete, when a changed source has no recorded build, or when an erasure or policy changed a source's rows
-    since its recorded build. Uniqueness and relationship tests always check every row (``get_where_subquery``)."""
+    since its recorded build. Which tests take the filter is the project's ``get_where_subquery``: those of one row
+    at a time and the uniqueness of columns that include the load id; other uniqueness and relationship tests
+    always check every row."""
     if complete:
         return 0
     read = {i for i, nodes in readers(manifest).items() if nodes}
