@@ -16,7 +16,7 @@ import pytest
 
 from tests.support import SAMPLES
 
-pytestmark = pytest.mark.heavy(90)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(40)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parents[1]
 

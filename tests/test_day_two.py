@@ -10,7 +10,7 @@ import pytest
 from tests.support.dbt import run_dbt
 from tests.support.retention import Home, run_retention
 
-pytestmark = pytest.mark.heavy(60)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(40)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 def _driver_of_ended_company_car_with_events(home: Home) -> str:

@@ -15,6 +15,8 @@ from dagster_project.privacy.declarations import Finding, check_declarations, de
 from dagster_project.privacy.publish import publish_plan
 from tests.support.dbt import DBT_DIR, BuiltFleet, run_dbt
 
+pytestmark = pytest.mark.heavy(15)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+
 
 def problems(findings: list[Finding]) -> set[tuple[str, str | None, str]]:
     return {(f.model, f.column, f.problem) for f in findings}

@@ -14,6 +14,8 @@ from dagster_project.synthetic.identifiers import MOBILE_PREFIXES, PHONE_STYLES,
 from ingest.validation import phone_valid_sql
 from tests.support.dbt import DBT, DBT_DIR
 
+pytestmark = pytest.mark.heavy(15)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+
 SPECIAL = [
     "+358 (0)40 123 4567", "+358 040 123 4567", "00358 40 123 4567", "040-123 4567", "(040) 123 4567",
     "050.765.4321", "09 123 4567", "+358 9 1234567", "020 123 4567", "+46 70 123 45 67", "0046 70 123 45 67",

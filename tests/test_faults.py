@@ -15,7 +15,7 @@ from tests.support import AS_OF
 from tests.support.faults import KILL_POINTS, differing_tables, kill_during
 from tests.support.retention import copy_home
 
-pytestmark = pytest.mark.heavy(210)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(55)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 def test_four_kills_in_a_row_then_one_run_give_the_tables_of_the_uninterrupted_day(

@@ -17,7 +17,7 @@ from dagster_project.settings import SettingsError, parse_engine
 from tests.support.retention import Home, due_now, run_retention
 from tests.test_retention_erasure import _customer_with_fuel, _identifiers, _kyc_values, _request
 
-pytestmark = pytest.mark.heavy(60)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(20)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 def _lake_hits(files: list[Path], values: set[str]) -> int:

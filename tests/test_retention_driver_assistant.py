@@ -22,6 +22,8 @@ from tests.support.fleet import KYC_HEADER, TRIPS_HEADER
 from tests.support.retention import Home, active_drivers, copy_home, persons_without_contracts, run_retention
 from tests.support.retention import set_relationship_end
 
+pytestmark = pytest.mark.heavy(15)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+
 
 def _consents(*rows: str) -> str:
     return "consent_event_id,person_id,purpose,channel,action,recorded_at,source\n" + "\n".join(rows) + "\n"

@@ -14,6 +14,8 @@ import pytest
 from tests.support import AS_OF
 from tests.support.retention import Home, due_now, run_retention
 
+pytestmark = pytest.mark.heavy(15)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.support import AS_OF
 from tests.support.retention import Home
 
-pytestmark = pytest.mark.heavy(90)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(30)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parents[1]
 
