@@ -3,9 +3,14 @@
 Dagster's ``SqliteEventLogStorage`` creates and disposes of an engine for every event it writes, so SQLAlchemy
 compiles every INSERT afresh: 12 ms an event here, and a full ``fleetdw run`` writes about 1,100 events (a planned,
 an output and an evaluation event for each of the 254 dbt tests, the same for the 50 models). Keeping the engine
-(still ``NullPool``: a connection is opened per write and closed at once, so another process — the daemon, the
-UI — reads and writes the same files as before) brings that to 3.5 ms; a 150-person run gains ≈ 2.5 s (most event
-writes overlap the dbt process).
+brings that to 3.5 ms. The engine also keeps its connection (SQLAlchemy's default pool, per process): with
+``NullPool`` every write closed the file's last connection, and SQLite checkpoints the write-ahead log on that
+close. Each connection writes with ``synchronous=NORMAL``, which in WAL mode syncs at checkpoints instead of at
+every commit: a committed event survives a killed process (the next opener replays the log; the fault tests kill
+``fleetdw run`` mid-step), only a power loss can cost the last events of a run, never the warehouse itself.
+Other processes (the daemon, the UI) read and write the same files as before: WAL lets them while a connection is
+held. Measured on a 150-person first run: 27.1 s -> 24.0 s (SQLite commit and close 3.0 s -> 0.2 s), no-op run
+5.0 s -> 4.5 s.
 
 The files and their schema are Dagster's own: the UI and the daemon, which use the default storage, read what
 ``fleetdw run`` writes. Used by the instance ``fleetdw`` commands open (``defs/runs.instance_for``); dagster is
@@ -15,9 +20,13 @@ pinned to one version, and the pipeline tests run every event through this class
 import os
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import create_engine, event
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage
+
+
+def _no_fsync_per_commit(dbapi_conn, _record) -> None:
+    """WAL mode (Dagster sets it on the files) without an fsync per commit."""
+    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
 
 class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
@@ -33,8 +42,9 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             key = (os.getpid(), shard)        # an engine is never shared with a forked child
             engine = self.engines.get(key)
             if engine is None:
-                engine = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool,
+                engine = create_engine(self.conn_string_for_shard(shard),
                                        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+                event.listen(engine, "connect", _no_fsync_per_commit)
                 if shard not in self._initialized_dbs:
                     self._initdb(engine)
                     self._initialized_dbs.add(shard)
