@@ -18,6 +18,7 @@ from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.build_state import BUILT, input_values, record_build, recorded_values, tests_after_load
+from dagster_project.defs.dbt_runner import IN_PROCESS_VARIABLE, in_process, install as install_dbt_runner
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.quality.runner import warm_up as warm_up_quality
 from dagster_project.warehouse import open_warehouse
@@ -28,6 +29,7 @@ dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 # The manifest must exist before ``@dbt_assets`` reads it. Parsing happens only when it is missing or stale
 # (in ``dagster dev``, a CLI run and tests alike), under a lock; a fresh manifest costs a stat of the project files.
 ensure_manifest()
+install_dbt_runner()
 
 
 class FleetDbtTranslator(DagsterDbtTranslator):
@@ -79,15 +81,19 @@ def target_path(settings, step: str) -> Path:
 
 
 def dbt_cli(dbt: DbtCliResource, settings, args: list[str], tests_after: int = 0, **kwargs):
-    """``dbt.cli(args)`` for this home, with dbt's parse cache kept across days and homes: no ``--vars`` (a changed
-    var makes dbt re-parse the whole project, ~10–19 s); the run's date in ``FLEETDW_AS_OF`` (read by the
-    ``as_of_value`` macro only while models run) and the warehouse relative to the home dbt runs in
-    (``manifest.dbt_child_env``). ``DbtCliResource.cli`` hands a copy of ``os.environ`` to the dbt process it starts,
-    so the values are set for that call only and restored at once. ``tests_after``: the load id after which the
-    row tests of the event sources look (``build_state.tests_after_load``; 0, every row, unless a build says so),
-    in ``FLEETDW_TESTS_AFTER_LOAD`` for the same reason."""
-    values = {**dbt_child_env(settings.home, settings.warehouse), "FLEETDW_AS_OF": settings.as_of.isoformat(),
-              "FLEETDW_TESTS_AFTER_LOAD": str(int(tests_after))}
+    """``dbt.cli(args)`` for this home, without ``--vars`` (a changed var makes dbt re-parse the whole project,
+    ~10–19 s): the run's date in ``FLEETDW_AS_OF`` (read by the ``as_of_value`` macro only while models run).
+    dbt runs in this process (``defs/dbt_runner.py``) on the manifest it parsed once, with the warehouse's and the
+    home's absolute paths; with ``FLEETDW_DBT_SUBPROCESS=1`` it runs as ``fleetdw-dbt`` in the home with the
+    warehouse relative to it, so that its own parse cache holds across homes (``manifest.dbt_child_env``).
+    ``DbtCliResource.cli`` hands a copy of ``os.environ`` to the dbt it starts, so the values are set for that call
+    only and restored at once. ``tests_after``: the load id after which the row tests of the event sources look
+    (``build_state.tests_after_load``; 0, every row, unless a build says so), in ``FLEETDW_TESTS_AFTER_LOAD`` for
+    the same reason."""
+    where = ({"FLEETDW_WAREHOUSE": str(settings.warehouse.resolve()), "FLEETDW_HOME": str(settings.home.resolve()),
+              IN_PROCESS_VARIABLE: "1"} if in_process()
+             else {**dbt_child_env(settings.home, settings.warehouse), IN_PROCESS_VARIABLE: "0"})
+    values = {**where, "FLEETDW_AS_OF": settings.as_of.isoformat(), "FLEETDW_TESTS_AFTER_LOAD": str(int(tests_after))}
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -113,10 +119,11 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
         tests_after = tests_after_load(manifest, values, recorded_values(con), complete)
     if tests_after:
         context.log.info(f"dbt: the event sources' row tests check the loads after load {tests_after}")
-    if not complete:
-        # A partial build: the quality step's imports run on this process's idle core while dbt works in its own.
-        # Not for a complete build, dbt's heaviest: at the annual size the import's CPU slowed it about as much as
-        # it saved, and its 210 MB came on top of the run's peak.
+    if not complete and not in_process():
+        # A partial build by a dbt process: the quality step's imports run on this process's idle core while dbt
+        # works in its own. Not for a complete build, dbt's heaviest: at the annual size the import's CPU slowed it
+        # about as much as it saved, and its 210 MB came on top of the run's peak. Not beside dbt in this process
+        # either: both are Python work under one interpreter lock, so the import would only move into dbt's step.
         warm_up_quality()
     # No dbt log file: a failing model's message can quote a value, and logs hold no personal data.
     # dbt unit tests test the SQL, not the data: the test suite runs them (the ``built_fleet`` fixture's dbt build

@@ -56,9 +56,9 @@ def warm_up() -> threading.Thread:
     """Import Great Expectations on a thread of its own and return that thread.
 
     The import alone takes about 2.5 s of Python, and every run whose quality step runs pays it. The pipeline starts
-    this import just before a partial ``dbt build`` (``defs/dbt.py``), whose process does the work while this one
-    mostly waits for its output, so the import overlaps with dbt. Importing it again later costs nothing. A failed
-    import is left for the quality step, which imports the package again and reports the error there.
+    this import just before a partial ``dbt build`` run by a dbt process (``defs/dbt.py``), which does the work
+    while this one mostly waits for its output, so the import overlaps with dbt. Importing it again later costs
+    nothing. A failed import is left for the quality step, which imports the package again and reports it there.
     """
     def load() -> None:
         try:

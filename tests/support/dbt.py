@@ -1,8 +1,9 @@
-"""Build a warehouse from tiny landing files written here, and run dbt against it in a subprocess.
+"""Build a warehouse from tiny landing files written here, and run dbt against it.
 
-dbt runs in a subprocess so that its DuckDB handle is closed when it ends (dbt-duckdb keeps one open per process)
-and so that no dbt state leaks between invocations. Its output is never shown: a failure reports only dbt's
-summary lines naming the failed nodes, because dbt's own messages can quote data.
+dbt runs in this process as the pipeline runs it (``dagster_project/defs/dbt_runner.py``: the manifest parsed once,
+dbt's DuckDB handle closed when it returns); a modified copy of the project runs in a dbt subprocess. Its output is
+never shown: a failure reports only the failed nodes (or dbt's summary lines), because dbt's own messages can quote
+data.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ class DbtFailed(AssertionError):
 
 def run_dbt(args: list[str], warehouse: Path, work: Path, project_dir: Path = DBT_DIR,
             as_of: date = AS_OF) -> None:
-    """``dbt <args>`` on ``warehouse``; target and logs under ``work`` (never in the repo)."""
+    """``dbt <args>`` on ``warehouse``; target and logs under ``work`` (never in the repo). The project's own dbt
+    runs in this process on the manifest it parsed once (``dagster_project/defs/dbt_runner.py``, as the pipeline
+    runs it), with the date in ``FLEETDW_AS_OF``; another project (a test's modified copy) in a dbt process."""
+    if project_dir == DBT_DIR:
+        _run_dbt_here(args, warehouse, work, as_of)
+        return
     env = {**os.environ, "FLEETDW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     cmd = [DBT, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
@@ -44,6 +50,23 @@ def run_dbt(args: list[str], warehouse: Path, work: Path, project_dir: Path = DB
                    if "Failure in" in line or "Error in" in line or "Done. PASS" in line
                    or "Compilation Error" in line or "Parsing Error" in line]
         raise DbtFailed(f"dbt {args[0]} failed: " + " | ".join(s.strip()[-200:] for s in summary))
+
+
+def _run_dbt_here(args: list[str], warehouse: Path, work: Path, as_of: date) -> None:
+    from dagster_project.defs.dbt_runner import invoke
+
+    # FLEETDW_HOME: the plugin's home as a dbt process in the project directory reads it ('.')
+    res = invoke([*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                  "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
+                 {"FLEETDW_WAREHOUSE": str(warehouse), "FLEETDW_HOME": str(DBT_DIR), "FLEETDW_AS_OF": as_of.isoformat(),
+                  "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    if not res.success:
+        results = getattr(res.result, "results", None) or []
+        failed = sorted(f"{r.node.unique_id} {r.status}" for r in results
+                        if str(r.status) in ("error", "fail", "runtime error"))
+        # names and statuses only: dbt's messages can quote data
+        raise DbtFailed(f"dbt {args[0]} failed: " + (" | ".join(failed) if failed else
+                                                     type(res.exception).__name__ if res.exception else "unknown"))
 
 
 def read_rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -139,7 +139,8 @@ def kill_during(home: Path, step_prefix: str, delay: float, as_of=NEXT_DAY) -> l
         assert proc.poll() is None, "the run ended before the kill"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
-        # Only the fleetdw process is killed; its dbt child dies with it (``dbt_child``: PR_SET_PDEATHSIG), a few
+        # Only the fleetdw process is killed: dbt runs on its threads (``defs/dbt_runner.py``); any child it has
+        # (a ``fleetdw-dbt`` with FLEETDW_DBT_SUBPROCESS=1: ``dbt_child``, PR_SET_PDEATHSIG) dies with it a few
         # milliseconds later. The next run starts once it is gone, as a user's would.
         deadline = time.monotonic() + 20
         while _live_members(proc.pid) and time.monotonic() < deadline:
