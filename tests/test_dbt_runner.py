@@ -53,6 +53,9 @@ def day_runs(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
             return real_popen(args, *a, **kw)
 
         with pytest.MonkeyPatch.context() as mp:
+            # a process that has imported Great Expectations (a long-lived one, after its first quality step): a
+            # partial build's dbt runs here (defs/dbt.py, overlaps_quality_import)
+            import great_expectations  # noqa: F401
             mp.setattr(subprocess, "Popen", recording_popen)
             result = fleetdw(home, "run", "--json", FLEETDW_AS_OF=NEXT_DAY, **env)
         out[mode] = {"home": home, "stdout": result.stdout, "started": started}
@@ -86,3 +89,15 @@ def test_the_warehouse_is_free_for_another_process_after_the_in_process_build(da
     # a read-write connection from another process fails while any connection of this one holds the file
     subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(warehouse)],
                    check=True, capture_output=True)
+
+
+def test_a_partial_build_in_a_fresh_process_overlaps_dbt_with_the_quality_import(monkeypatch):
+    """A run's own process has not imported Great Expectations: its partial build runs dbt as a process while the
+    import proceeds here; a complete build, or a process that has the import, runs dbt here."""
+    from dagster_project.defs.dbt import overlaps_quality_import
+
+    monkeypatch.delitem(sys.modules, "great_expectations", raising=False)
+    assert overlaps_quality_import(complete=False)
+    assert not overlaps_quality_import(complete=True)
+    monkeypatch.setitem(sys.modules, "great_expectations", sys)
+    assert not overlaps_quality_import(complete=False)

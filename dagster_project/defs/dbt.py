@@ -9,6 +9,7 @@ time); it runs in the home and finds the warehouse file and the date in its envi
 import importlib.metadata
 import os
 import shutil
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -80,18 +81,19 @@ def target_path(settings, step: str) -> Path:
     return path
 
 
-def dbt_cli(dbt: DbtCliResource, settings, args: list[str], tests_after: int = 0, **kwargs):
+def dbt_cli(dbt: DbtCliResource, settings, args: list[str], tests_after: int = 0, here: bool = True, **kwargs):
     """``dbt.cli(args)`` for this home, without ``--vars`` (a changed var makes dbt re-parse the whole project,
     ~10–19 s): the run's date in ``FLEETDW_AS_OF`` (read by the ``as_of_value`` macro only while models run).
     dbt runs in this process (``defs/dbt_runner.py``) on the manifest it parsed once, with the warehouse's and the
-    home's absolute paths; with ``FLEETDW_DBT_SUBPROCESS=1`` it runs as ``fleetdw-dbt`` in the home with the
-    warehouse relative to it, so that its own parse cache holds across homes (``manifest.dbt_child_env``).
+    home's absolute paths; when not ``here``, or with ``FLEETDW_DBT_SUBPROCESS=1``, it runs as ``fleetdw-dbt`` in
+    the home with the warehouse relative to it, so that its own parse cache holds across homes
+    (``manifest.dbt_child_env``).
     ``DbtCliResource.cli`` hands a copy of ``os.environ`` to the dbt it starts, so the values are set for that call
     only and restored at once. ``tests_after``: the load id after which the row tests of the event sources look
     (``build_state.tests_after_load``; 0, every row, unless a build says so), in ``FLEETDW_TESTS_AFTER_LOAD`` for
     the same reason."""
     where = ({"FLEETDW_WAREHOUSE": str(settings.warehouse.resolve()), "FLEETDW_HOME": str(settings.home.resolve()),
-              IN_PROCESS_VARIABLE: "1"} if in_process()
+              IN_PROCESS_VARIABLE: "1"} if here and in_process()
              else {**dbt_child_env(settings.home, settings.warehouse), IN_PROCESS_VARIABLE: "0"})
     values = {**where, "FLEETDW_AS_OF": settings.as_of.isoformat(), "FLEETDW_TESTS_AFTER_LOAD": str(int(tests_after))}
     saved = {name: os.environ.get(name) for name in values}
@@ -104,6 +106,16 @@ def dbt_cli(dbt: DbtCliResource, settings, args: list[str], tests_after: int = 0
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def overlaps_quality_import(complete: bool) -> bool:
+    """Whether a build runs dbt as a process of its own (``fleetdw-dbt``) so that the quality step's imports proceed
+    in this process meanwhile, on the other core: a partial build in a process that has not imported Great
+    Expectations yet (a run's own process). Not beside dbt in this process: both are Python under one interpreter
+    lock, and a 150-person run with one fuel file took 2.5-3 s longer so. Not for a complete build, dbt's heaviest:
+    at the annual size the import's CPU slowed it about as much as it saved, and its 210 MB came on top of the
+    run's peak. Every other build runs dbt in this process (``defs/dbt_runner.py``)."""
+    return not complete and "great_expectations" not in sys.modules
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR)
@@ -119,18 +131,15 @@ def warehouse_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareho
         tests_after = tests_after_load(manifest, values, recorded_values(con), complete)
     if tests_after:
         context.log.info(f"dbt: the event sources' row tests check the loads after load {tests_after}")
-    if not complete and not in_process():
-        # A partial build by a dbt process: the quality step's imports run on this process's idle core while dbt
-        # works in its own. Not for a complete build, dbt's heaviest: at the annual size the import's CPU slowed it
-        # about as much as it saved, and its 210 MB came on top of the run's peak. Not beside dbt in this process
-        # either: both are Python work under one interpreter lock, so the import would only move into dbt's step.
+    overlap = overlaps_quality_import(complete)
+    if overlap:
         warm_up_quality()
     # No dbt log file: a failing model's message can quote a value, and logs hold no personal data.
     # dbt unit tests test the SQL, not the data: the test suite runs them (the ``built_fleet`` fixture's dbt build
     # fails on any), not every build of the warehouse.
     invocation = dbt_cli(dbt, settings, ["--log-level-file", "none", "build", "--exclude-resource-type", "unit_test",
                                          *(["--full-refresh"] if config.full_refresh else [])],
-                         tests_after=tests_after, context=context, raise_on_error=False,
+                         tests_after=tests_after, here=not overlap, context=context, raise_on_error=False,
                          target_path=target_path(settings, "build"))
     yield from invocation.stream()
     run_results = invocation.get_artifact("run_results.json")
