@@ -7,7 +7,6 @@ time); it runs in the home and finds the warehouse file and the date in its envi
 """
 
 import importlib.metadata
-import os
 import shutil
 import sys
 from functools import cached_property
@@ -19,7 +18,7 @@ from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.build_state import BUILT, input_values, record_build, recorded_values, tests_after_load
-from dagster_project.defs.dbt_runner import IN_PROCESS_VARIABLE, in_process, install as install_dbt_runner
+from dagster_project.defs.dbt_runner import IN_PROCESS_VARIABLE, environment, in_process, install as install_dbt_runner
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.quality.runner import warm_up as warm_up_quality
 from dagster_project.warehouse import open_warehouse
@@ -96,16 +95,8 @@ def dbt_cli(dbt: DbtCliResource, settings, args: list[str], tests_after: int = 0
               IN_PROCESS_VARIABLE: "1"} if here and in_process()
              else {**dbt_child_env(settings.home, settings.warehouse), IN_PROCESS_VARIABLE: "0"})
     values = {**where, "FLEETDW_AS_OF": settings.as_of.isoformat(), "FLEETDW_TESTS_AFTER_LOAD": str(int(tests_after))}
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with environment(values):
         return dbt.cli(args, **kwargs)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def overlaps_quality_import(complete: bool) -> bool:

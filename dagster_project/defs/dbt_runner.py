@@ -29,8 +29,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import orjson
 
@@ -62,16 +63,14 @@ def parsed_manifest():
 
         work = Path(tempfile.mkdtemp(prefix="fleetdw-dbt-parse-"))
         cache = TARGET_DIR / "partial_parse.msgpack"
-        saved = {name: os.environ.get(name) for name in PARSE_ENV}
         try:
             if cache.exists():
                 shutil.copy(cache, work / cache.name)
-            os.environ.update(PARSE_ENV)
-            result = dbtRunner().invoke([*QUIET, "--log-level-file", "none", "parse", "--no-write-json",
-                                         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-                                         "--target-path", str(work)])
+            with environment(PARSE_ENV):
+                result = dbtRunner().invoke([*QUIET, "--log-level-file", "none", "parse", "--no-write-json",
+                                             "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                                             "--target-path", str(work)])
         finally:
-            _restore(saved)
             shutil.rmtree(work, ignore_errors=True)
         if not result.success or result.result is None:
             raise RuntimeError("dbt could not parse the project (run `dbt parse` in dbt/ to see why)")
@@ -79,12 +78,19 @@ def parsed_manifest():
         return result.result
 
 
-def _restore(saved: Mapping[str, str | None]) -> None:
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` inside the block, the previous values (or their absence) restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _close_duckdb() -> None:
@@ -104,15 +110,11 @@ def invoke(args: list[str], env: Mapping[str, str]):
     from dbt.cli.main import dbtRunner
 
     manifest = parsed_manifest()
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        return dbtRunner(manifest=manifest).invoke([*QUIET, *args])
-    finally:
+    with environment(env):
         try:
-            _close_duckdb()
+            return dbtRunner(manifest=manifest).invoke([*QUIET, *args])
         finally:
-            _restore(saved)
+            _close_duckdb()
 
 
 class _Lines:
@@ -147,16 +149,11 @@ class InProcessDbt:
         self.stdout = _Lines()
         self._started = threading.Event()
         manifest = parsed_manifest()
-        changed = {k: v for k, v in env.items() if os.environ.get(k) != v}
-        saved = {k: os.environ.get(k) for k in changed}
-        os.environ.update(changed)
-        try:
+        with environment({k: v for k, v in env.items() if os.environ.get(k) != v}):
             self._thread = threading.Thread(target=self._run, args=(manifest,), name="fleetdw-dbt", daemon=True)
             self._thread.start()
             # dbt has read its flags and copied the environment once it fires its first event
             self._started.wait()
-        finally:
-            _restore(saved)
 
     def _emit(self, msg) -> None:
         self._started.set()
