@@ -2,8 +2,10 @@
 
 ``dbt_project`` is dagster-dbt's ``DbtProject``; its manifest is parsed on demand — only when missing or older
 than a project file (``dagster_project.manifest``) — so it is never committed and never stale. ``dbt build`` runs
-in a subprocess while no other connection to the DuckDB file is open (the in-process executor runs one step at a
-time); it runs in the home and finds the warehouse file and the date in its environment (:func:`dbt_cli`).
+while no other connection to the DuckDB file is open (the in-process executor runs one step at a time), in this
+process (``defs/dbt_runner.py``) or, for a partial build beside Great Expectations' import, as a ``fleetdw-dbt``
+process (:func:`overlaps_quality_import`); it finds the warehouse file and the date in its environment
+(:func:`dbt_cli`).
 """
 
 import importlib.metadata
