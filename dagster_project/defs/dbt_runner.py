@@ -178,9 +178,6 @@ class InProcessDbt:
                 self._started.set()
                 self.stdout.put(None)
 
-    def poll(self) -> int | None:
-        return None if self._thread.is_alive() else self.returncode
-
     def wait(self, timeout: float | None = None) -> int | None:
         self._thread.join(timeout)
         return self.returncode
