@@ -85,9 +85,11 @@ def require_pyspark() -> None:
         raise LakeError("the Spark engine needs Java 17 (apt-get install openjdk-17-jre-headless)")
 
 
-def local_session(work: str | Path, driver_memory: str = "1g", conf: dict[str, str] | None = None):
+def local_session(work: str | Path, driver_memory: str = "1g", conf: dict[str, str] | None = None,
+                  java_options: str = ""):
     """The process's Spark session (created once): warehouse and Derby metastore under ``work``, loopback only,
-    UI off, session time zone UTC, 2 shuffle partitions; ``conf`` adds or overrides Spark settings."""
+    UI off, session time zone UTC, 2 shuffle partitions; ``conf`` adds or overrides Spark settings and
+    ``java_options`` are added to the driver JVM's command line (it starts with the session)."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
@@ -105,7 +107,7 @@ def local_session(work: str | Path, driver_memory: str = "1g", conf: dict[str, s
                .config("spark.sql.adaptive.enabled", "true")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.warehouse.dir", (work / "warehouse").as_uri())
-               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
+               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work} {java_options}".strip())
                .config("javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={derby};create=true")
                .enableHiveSupport())
     for key, value in (conf or {}).items():

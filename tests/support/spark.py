@@ -168,11 +168,18 @@ def _statuses(res) -> tuple[Counter, list[str]]:
     return statuses, failed
 
 
-# The equivalence build's tables hold a few hundred rows: compiling each query to Java (whole-stage codegen), adaptive
-# re-planning and a second shuffle partition cost more than they save. Measured back to back on this machine's 2
-# cores: the Spark dbt build 76.0 s -> 61.3 s (82.1 -> 68.9 s in a second pair), every table still the same.
-SMALL_DATA_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false",
-                   "spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1"}
+# The equivalence build's tables hold a few hundred rows: compiling each query to Java (whole-stage codegen and the
+# expressions' own code, spark.sql.codegen.factoryMode), adaptive re-planning and a second shuffle partition cost
+# more than they save; Spark evaluates the same plans interpreted. Measured back to back on this machine's 2 cores:
+# the Spark dbt build 76.0 s -> 61.3 s (82.1 -> 68.9 s in a second pair), every table still the same. The session's
+# tables live in memory, not in a Derby metastore (register_lake 13-14 s -> 8-10 s).
+SMALL_DATA_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+                   "spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "1",
+                   "spark.default.parallelism": "1", "spark.sql.catalogImplementation": "in-memory"}
+# A JVM that lives about a minute: its just-in-time compiler's second tier and G1's concurrent threads took more CPU
+# than they gave back. The Spark tests alone: 91 s wall and 160 s of CPU on 2 cores -> 61 s and 89 s with these
+# options and the settings above, leaving the other test worker a core.
+SMALL_DATA_JAVA = "-XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -XX:+UseSerialGC -XX:-UsePerfData"
 
 
 def build(root: Path, data_tests: bool) -> dict[str, Any]:
@@ -205,7 +212,7 @@ def build(root: Path, data_tests: bool) -> dict[str, Any]:
     timings["lake_export"] = time.monotonic() - t
 
     t = time.monotonic()
-    spark = local_session(root / "spark", conf=SMALL_DATA_CONF)
+    spark = local_session(root / "spark", conf=SMALL_DATA_CONF, java_options=SMALL_DATA_JAVA)
     spark.sparkContext.setLogLevel("ERROR")
     timings["spark_session_start"] = time.monotonic() - t
     from dbt.cli.main import dbtRunner
