@@ -18,7 +18,7 @@ from ingest.loader import LoadContext, Loader
 from tests.support import AS_OF, SAMPLES
 from tests.support.dbt import BuiltFleet, LandingZone, run_dbt
 from tests.support.fleet import write_day1, write_extract_neighbours
-from tests.support.cli import fleetdw_subprocess
+from tests.support.cli import fleetdw
 from tests.support.retention import Home, build_baseline, copy_home
 from tests.support.shared import shared_once
 from dagster_project.synthetic import generate_landing
@@ -136,7 +136,7 @@ def _operate_day_one(root: Path) -> None:
     (root / "report.json").write_text(json.dumps(report.to_dict()))
     home = root / "home"
     shutil.copytree(source, home / "landing")
-    run = fleetdw_subprocess(home, "run", "--json")
+    run = fleetdw(home, "run", "--json")
     (root / "run_output.txt").write_text(run.stdout + run.stderr)
 
 

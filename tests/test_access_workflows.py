@@ -17,7 +17,7 @@ import pytest
 
 from dagster_project.retention.register import due_date
 from tests.support import AS_OF
-from tests.support.cli import fleetdw, fleetdw_subprocess
+from tests.support.cli import fleetdw
 from tests.support.dbt import read_rows
 
 pytestmark = pytest.mark.heavy(25)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
@@ -169,7 +169,7 @@ def test_a_recorded_withdrawal_removes_the_person_from_the_next_export(home: Pat
                                                                                    "withdraw")
     before = {r["person_id"] for r in csv.DictReader(open(operated["out"] / "seg.csv"))}
     assert person in before
-    run = json.loads(fleetdw_subprocess(home, "run", "--json").stdout.splitlines()[0])
+    run = json.loads(fleetdw(home, "run", "--json").stdout.splitlines()[0])
     assert run["status"] == "success" and run["ingested"]["consents"] == 1
     out = operated["out"] / "seg_after.csv"
     fleetdw(home, "segments", "export", "all_contacts", "--channel", "email", "--out", str(out))

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 
 from tests.support import AS_OF
-from tests.support.cli import fleetdw, fleetdw_subprocess
+from tests.support.cli import fleetdw
 
-pytestmark = pytest.mark.heavy(60)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(35)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def home(day_one: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(home: Path, **env: str) -> dict:
-    return json.loads(fleetdw_subprocess(home, "run", "--json", **env).stdout.splitlines()[0])
+    return json.loads(fleetdw(home, "run", "--json", **env).stdout.splitlines()[0])
 
 
 def dbt_materialised(home: Path, run_id: str) -> set:
@@ -61,7 +61,7 @@ def next_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The deliveries of the day after the day-one landing zone (same persons and seed)."""
     out = tmp_path_factory.mktemp("next_day") / "landing"
     nxt = (AS_OF + timedelta(days=1)).isoformat()
-    fleetdw_subprocess(out.parent, "generate", "--out", str(out), "--persons", "150", "--seed", "7",
+    fleetdw(out.parent, "generate", "--out", str(out), "--persons", "150", "--seed", "7",
                        "--start", AS_OF.isoformat(), "--as-of", nxt)
     return out
 

@@ -26,7 +26,7 @@ import pytest
 
 from dagster_project.privacy.declarations import VALUE_PATTERNS, scan_values
 from tests.support import AS_OF, REPO
-from tests.support.cli import fleetdw, fleetdw_subprocess
+from tests.support.cli import fleetdw
 from tests.support.dbt import read_rows
 
 pytestmark = pytest.mark.heavy(40)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)

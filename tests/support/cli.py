@@ -1,10 +1,11 @@
-"""``fleetdw`` driven from a test: in this process (the Dagster and dbt imports are paid once per worker) or as a
-subprocess (what a user's shell does; needed to kill it)."""
+"""``fleetdw`` driven from a test, in this process: the Dagster and dbt imports and dbt's parse are paid once per
+worker, not once per command (a subprocess ``fleetdw run`` of the 150-person home costs about 6 s more). What only a
+process of its own shows is tested with one: the command's exit and streams (``tests/test_cli_run.py``, which runs
+``python -m dagster_project.cli``) and kill -9 (``tests/support/faults.py``, :data:`FLEETDW`)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,10 +48,3 @@ def fleetdw(home: Path, *args: str, check: bool = True, **env: str) -> Result:
     if check and result.returncode != 0:
         raise AssertionError(f"fleetdw {args[0]} exited {result.returncode}: {result.stderr.strip()[-300:]}")
     return result
-
-
-def fleetdw_subprocess(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([FLEETDW, *args], env=cli_env(home, **env), capture_output=True, text=True, cwd=str(home))
-    if proc.returncode != 0:
-        raise AssertionError(f"fleetdw {args[0]} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return proc
