@@ -143,12 +143,13 @@ class InProcessDbt:
     ``DbtCliInvocation`` reads: ``args``, ``stdout`` (dbt's structured log lines), ``wait``, ``returncode``.
     The return code follows dbt's: 0 success, 1 a failing node, 2 dbt could not run."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str]):
+    def __init__(self, args: list[str], env: Mapping[str, str], cwd: str | os.PathLike | None = None):
         self.args = list(args)
         self.returncode: int | None = None
         self.stdout = _Lines()
         self._started = threading.Event()
         manifest = parsed_manifest()
+        self._results_path = _target_path(self.args, env, cwd) / "run_results.json"
         with environment({k: v for k, v in env.items() if os.environ.get(k) != v}):
             self._thread = threading.Thread(target=self._run, args=(manifest,), name="fleetdw-dbt", daemon=True)
             self._thread.start()
@@ -167,7 +168,13 @@ class InProcessDbt:
         from dbt.cli.main import dbtRunner
 
         try:
-            result = dbtRunner(manifest=manifest, callbacks=[self._emit]).invoke([*QUIET, *self.args[1:]])
+            # dbt would write the whole manifest.json after every invocation (about 1 s of this process's time for a
+            # day's build); the pipeline reads only run_results.json, written here from the result as dbt writes it
+            result = dbtRunner(manifest=manifest, callbacks=[self._emit]).invoke(
+                [*QUIET, "--no-write-json", *self.args[1:]])
+            if hasattr(result.result, "write"):
+                self._results_path.parent.mkdir(parents=True, exist_ok=True)
+                result.result.write(str(self._results_path))
             self.returncode = 0 if result.success else 2 if result.exception is not None else 1
         except BaseException:   # dbtRunner returns its errors; anything else is dbt's crash, as a process's exit 2
             self.returncode = 2
@@ -186,6 +193,16 @@ class InProcessDbt:
         """A thread cannot be interrupted: an interrupted run's dbt ends with its process."""
 
 
+def _target_path(args: list[str], env: Mapping[str, str], cwd: str | os.PathLike | None) -> Path:
+    """Where dbt would write this invocation's artefacts: ``--target-path`` or ``DBT_TARGET_PATH`` (dagster-dbt's
+    unique path per invocation), relative to the project directory, or the project's ``target``."""
+    def option(name: str) -> str | None:
+        return args[args.index(name) + 1] if name in args[:-1] else None
+
+    project = Path(option("--project-dir") or env.get("DBT_PROJECT_DIR") or cwd or DBT_DIR)
+    return project / (option("--target-path") or env.get("DBT_TARGET_PATH") or "target")
+
+
 class _Subprocess:
     """The ``subprocess`` module as dagster-dbt's ``DbtCliInvocation`` uses it: ``Popen`` of an invocation that
     ``dbt_cli`` marked runs dbt in this process; every other one starts a process."""
@@ -196,7 +213,7 @@ class _Subprocess:
     def Popen(args, **kwargs):  # noqa: N802 (the name dagster-dbt calls)
         env = kwargs.get("env") or {}
         if env.get(IN_PROCESS_VARIABLE) == "1":
-            return InProcessDbt(list(args), env)
+            return InProcessDbt(list(args), env, cwd=kwargs.get("cwd"))
         return subprocess.Popen(args, **kwargs)
 
 

@@ -34,7 +34,19 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self.engines: dict[tuple[int, str], object] = {}     # (pid, shard) -> engine; set before the parent's init
+        self.tables_present: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
+
+    def has_table(self, table_name: str) -> bool:
+        """The parent opens the index file with a new engine for every call, and asks for every asset check
+        evaluation it stores (``supports_asset_checks``): 250 times in a day's run. Dagster's migrations add
+        tables and never drop one, so a table once found is remembered; a missing one is asked again."""
+        if table_name in self.tables_present:
+            return True
+        present = super().has_table(table_name)
+        if present:
+            self.tables_present.add(table_name)
+        return present
 
     @contextmanager
     def _connect(self, shard: str):
