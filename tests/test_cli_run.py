@@ -97,6 +97,16 @@ def test_run_is_recorded_in_the_persistent_dagster_instance(first_run):
         assert run.tags["fleetdw/as_of"] == "2026-11-22"
 
 
+def test_dbt_console_text_reaches_no_captured_output_of_a_step(first_run):
+    """dagster-dbt echoes each dbt event's text on stdout, which Dagster keeps as the step's captured output under
+    the home (a failing model's message can quote a value): fleetdw's dbt steps leave none of it there."""
+    home, _ = first_run
+    captured = [p for p in (home / "dagster").rglob("*") if p.is_file() and p.parent.name == "compute_logs"]
+    assert captured, "Dagster captured no step output at all: nothing was checked"
+    text = b"".join(p.read_bytes() for p in captured)
+    assert b"Running with dbt" not in text and b"OK created" not in text and b"PASS " not in text
+
+
 def test_human_summary_shows_counts_reasons_and_next_steps(first_run):
     home, result = first_run
     text = _human_summary(home, json.loads(result.stdout))

@@ -17,7 +17,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.build_state import BUILT, input_values, record_build
-from dagster_project.defs.dbt import built_nodes, dbt_cli, dbt_project, model_errors, target_path, warehouse_dbt
+from dagster_project.defs.dbt import (built_nodes, dbt_cli, dbt_project, model_errors, target_path, unechoed,
+                                      warehouse_dbt)
 from dagster_project.defs.quality import QUALITY_KEY
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.lake import sync_if_spark
@@ -98,7 +99,8 @@ def _rebuild_after_erasure(settings, run_id: str, dbt: DbtCliResource) -> int:
                                          "--select", " ".join(select)],
                          manifest=dbt_project.manifest_path, raise_on_error=False,
                          target_path=target_path(settings, "rebuild"))
-    invocation.wait()
+    for _ in unechoed(invocation.stream_raw_events()):    # what DbtCliInvocation.wait does, without the echo
+        pass
     run_results = invocation.get_artifact("run_results.json")
     failed = model_errors(run_results)
     if failed:
