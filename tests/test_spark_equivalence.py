@@ -16,7 +16,7 @@ import pytest
 from tests.support.shared import shared_once
 from tests.support.spark import COMPARED_SCHEMAS, build
 
-pytestmark = pytest.mark.heavy(105)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(60)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")
