@@ -20,7 +20,7 @@ from tests.support import AS_OF
 from tests.support.cli import fleetdw
 from tests.support.dbt import read_rows
 
-pytestmark = pytest.mark.heavy(25)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(15)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from tests.support.cli import fleetdw
 from tests.support.dbt import BuiltFleet
 from tests.support.fleet import EXTRACT_PERSONS, EXTRACT_TRIPS, GC, G, O, S
 
-pytestmark = pytest.mark.heavy(30)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(10)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 TABLES = {"companies", "contracts", "vehicles", "drivers", "fuel_transactions", "washes", "monthly_costs",

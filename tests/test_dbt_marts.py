@@ -14,7 +14,7 @@ import pytest
 from tests.support.dbt import BuiltFleet, DbtFailed, LandingZone as Landing, read_rows, run_dbt
 from tests.support.fleet import G, O, S, write_day2
 
-pytestmark = pytest.mark.heavy(55)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(20)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 # The README's analyst queries, verbatim.
 GROUP_COST_QUERY = """

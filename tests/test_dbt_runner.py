@@ -17,7 +17,7 @@ import pytest
 from tests.support import AS_OF
 from tests.support.cli import fleetdw
 
-pytestmark = pytest.mark.heavy(25)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(20)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 NEXT_DAY = (AS_OF + timedelta(days=1)).isoformat()
 

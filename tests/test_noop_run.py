@@ -16,7 +16,7 @@ import pytest
 from tests.support import AS_OF
 from tests.support.cli import fleetdw
 
-pytestmark = pytest.mark.heavy(35)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(30)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from tests.support import AS_OF, REPO
 from tests.support.cli import fleetdw
 from tests.support.dbt import read_rows
 
-pytestmark = pytest.mark.heavy(40)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(5)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 

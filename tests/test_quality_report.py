@@ -28,7 +28,7 @@ from tests.support import AS_OF
 from tests.support.cli import fleetdw as _fleetdw
 from tests.support.retention import copy_home
 
-pytestmark = pytest.mark.heavy(60)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(10)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 MARKER = "ZQXMARKER0815"
 SECTIONS = ("At a glance", "Loads", "Expectation suites", "Retention", "Requests of data subjects", "Audit log",

@@ -10,7 +10,7 @@ import pytest
 from tests.support import AS_OF
 from tests.support.retention import Home, active_drivers, cutoff, due_now, persons_without_contracts, run_retention, set_relationship_end
 
-pytestmark = pytest.mark.heavy(25)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(10)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 def _persons(home: Home) -> int:

@@ -16,7 +16,7 @@ from tests.soak.operate import HEADER, Day, Operation
 from tests.support import AS_OF
 from tests.support.retention import copy_home
 
-pytestmark = pytest.mark.heavy(75)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(130)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
 
 def test_five_days_of_operation_are_green(day_one: Path, day_two: Path, tmp_path: Path):
