@@ -11,7 +11,7 @@ import pytest
 
 from dagster_project.synthetic.identifiers import MOBILE_PREFIXES, PHONE_STYLES, format_phone, make_mobile
 from ingest.validation import phone_valid_sql
-from tests.support.dbt import DBT_DIR
+from tests.support.dbt import dbt_here
 
 pytestmark = pytest.mark.heavy(5)   # seconds alone, on 2 cores: scheduled first (tests/conftest.py)
 
@@ -34,14 +34,9 @@ def phone_cases() -> list[str]:
 
 def compile_inline(tmp_path_factory: pytest.TempPathFactory, sql: str) -> str:
     """The SQL dbt compiles ``sql`` to (for DuckDB): ``dbt compile --inline`` in this process, on the manifest it
-    parsed once (``dagster_project/defs/dbt_runner.py``; dbt takes the inline node out of it afterwards)."""
-    from dagster_project.defs.dbt_runner import invoke
-
+    parsed once (dbt takes the inline node out of it afterwards)."""
     work = tmp_path_factory.mktemp("dbt_compile")
-    res = invoke(["compile", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-                  "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--inline", sql],
-                 {"FLEETDW_WAREHOUSE": str(work / "w.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
-    assert res.success, "dbt compile failed"
+    res = dbt_here(["compile", "--inline", sql], work / "w.duckdb", work)
     node, = [r.node for r in res.result.results if r.node.name == "inline_query"]
     return node.compiled_code.strip()
 

@@ -38,7 +38,7 @@ def run_dbt(args: list[str], warehouse: Path, work: Path, project_dir: Path = DB
     runs in this process on the manifest it parsed once (``dagster_project/defs/dbt_runner.py``, as the pipeline
     runs it), with the date in ``FLEETDW_AS_OF``; another project (a test's modified copy) in a dbt process."""
     if project_dir == DBT_DIR:
-        _run_dbt_here(args, warehouse, work, as_of)
+        dbt_here(args, warehouse, work, as_of)
         return
     env = {**os.environ, "FLEETDW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     cmd = [DBT, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
@@ -52,7 +52,8 @@ def run_dbt(args: list[str], warehouse: Path, work: Path, project_dir: Path = DB
         raise DbtFailed(f"dbt {args[0]} failed: " + " | ".join(s.strip()[-200:] for s in summary))
 
 
-def _run_dbt_here(args: list[str], warehouse: Path, work: Path, as_of: date) -> None:
+def dbt_here(args: list[str], warehouse: Path, work: Path, as_of: date = AS_OF):
+    """``dbt <args>`` of the project in this process (``dbt_runner.invoke``); dbt's result, or :class:`DbtFailed`."""
     from dagster_project.defs.dbt_runner import invoke
 
     # FLEETDW_HOME: the plugin's home as a dbt process in the project directory reads it ('.')
@@ -67,6 +68,7 @@ def _run_dbt_here(args: list[str], warehouse: Path, work: Path, as_of: date) -> 
         # names and statuses only: dbt's messages can quote data
         raise DbtFailed(f"dbt {args[0]} failed: " + (" | ".join(failed) if failed else
                                                      type(res.exception).__name__ if res.exception else "unknown"))
+    return res
 
 
 def read_rows(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
