@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -82,3 +83,11 @@ def test_environment_key_wins_over_the_file(tmp_path: Path, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY.hex())
     assert load_key(tmp_path) == KEY
     assert not (tmp_path / "secrets").exists()
+
+
+def test_no_pseudonym_key_is_tracked_in_the_repository():
+    """A key file once reached git (``dbt/secrets/``, created by a dbt call whose home was the project directory)."""
+    repo = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split()
+    assert len(tracked) > 100
+    assert [f for f in tracked if Path(f).name.endswith(".key") or "secrets/" in f] == []

@@ -56,11 +56,11 @@ def dbt_here(args: list[str], warehouse: Path, work: Path, as_of: date = AS_OF):
     """``dbt <args>`` of the project in this process (``dbt_runner.invoke``); dbt's result, or :class:`DbtFailed`."""
     from dagster_project.defs.dbt_runner import invoke
 
-    # FLEETDW_HOME: the plugin's home as a dbt process in the project directory reads it ('.')
+    # FLEETDW_HOME: the warehouse's directory, where a bare dbt call keeps the key file (never the repository)
     res = invoke([*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                   "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
-                 {"FLEETDW_WAREHOUSE": str(warehouse), "FLEETDW_HOME": str(DBT_DIR), "FLEETDW_AS_OF": as_of.isoformat(),
-                  "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+                 {"FLEETDW_WAREHOUSE": str(warehouse), "FLEETDW_HOME": str(warehouse.parent),
+                  "FLEETDW_AS_OF": as_of.isoformat(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
     if not res.success:
         results = getattr(res.result, "results", None) or []
         failed = sorted(f"{r.node.unique_id} {r.status}" for r in results
